@@ -712,7 +712,14 @@ LogicalResult ConstantOfShapeOp::inferResultTypes(SmallVectorImpl<Type> &types) 
   for (int64_t d : *shape)
     if (d < 0 && d != kDyn)
       return emitOpError() << "negative dim " << d << " in shape";
-  types.push_back(make(*shape, getValue().getType()));
+  Type elem = getValue().getType();
+  if (auto shaped = dyn_cast<ShapedType>(elem)) {
+    // ONNX gives the value as a one-element tensor.
+    if (shaped.getNumElements() != 1)
+      return emitOpError("value must be a scalar or a one-element tensor");
+    elem = shaped.getElementType();
+  }
+  types.push_back(make(*shape, elem));
   return success();
 }
 
