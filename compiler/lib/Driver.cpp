@@ -158,3 +158,44 @@ void kiln::printModule(ModuleOp module, llvm::raw_ostream &os, bool elideWeights
   module.print(os, flags);
   os << "\n";
 }
+
+std::string kiln::formatLocation(Location loc) {
+  if (auto file = dyn_cast<FileLineColLoc>(loc)) {
+    std::string s = file.getFilename().str();
+    if (file.getLine() > 0)
+      s += ":" + std::to_string(file.getLine()) + ":" + std::to_string(file.getColumn());
+    return s;
+  }
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    std::string inner = formatLocation(name.getChildLoc());
+    return inner.empty() ? name.getName().str() : inner;
+  }
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location l : fused.getLocations())
+      if (std::string s = formatLocation(l); !s.empty())
+        return s;
+    return "";
+  }
+  if (auto callsite = dyn_cast<CallSiteLoc>(loc))
+    return formatLocation(callsite.getCallee());
+  return "";
+}
+
+std::unique_ptr<ScopedDiagnosticHandler>
+kiln::installDiagnosticPrinter(MLIRContext &ctx) {
+  return std::make_unique<ScopedDiagnosticHandler>(&ctx, [](Diagnostic &diag) {
+    auto print = [](Diagnostic &d) {
+      const char *sev = d.getSeverity() == DiagnosticSeverity::Error     ? "error"
+                        : d.getSeverity() == DiagnosticSeverity::Warning ? "warning"
+                        : d.getSeverity() == DiagnosticSeverity::Note    ? "note"
+                                                                         : "remark";
+      std::string where = formatLocation(d.getLocation());
+      llvm::errs() << (where.empty() ? "kiln" : where) << ": " << sev << ": " << d.str()
+                   << "\n";
+    };
+    print(diag);
+    for (Diagnostic &note : diag.getNotes())
+      print(note);
+    return success();
+  });
+}

@@ -102,7 +102,7 @@ static LogicalResult optimize(ModuleOp module) {
       return failure();
   } else if (!noOptimize) {
 #ifdef KILN_HAVE_PASSES
-    kiln::buildDefaultPipeline(pm);
+    kiln::buildDefaultPipeline(pm, /*report=*/stats);
 #else
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
@@ -231,6 +231,8 @@ int main(int argc, char **argv) {
   kiln::registerKilnDialects(registry);
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
+  ctx.printOpOnDiagnostic(false);
+  auto diagnostics = kiln::installDiagnosticPrinter(ctx);
   if (compileCmd)
     return compileMain(ctx);
   if (runCmd)

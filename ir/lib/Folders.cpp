@@ -15,6 +15,12 @@ OpFoldResult IdentityOp::fold(FoldAdaptor) {
   return {};
 }
 
+OpFoldResult CastOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
 OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
   ArrayRef<int64_t> perm = getPerm();
   bool identity = true;

@@ -38,3 +38,13 @@ func.func @const_transpose() -> tensor<3x2xf32> {
   %t = kiln.transpose %c {perm = array<i64: 1, 0>} : (tensor<2x3xf32>) -> tensor<3x2xf32>
   return %t : tensor<3x2xf32>
 }
+
+// CHECK-LABEL: func.func @noop_cast
+func.func @noop_cast(%x: tensor<3xi64>) -> (tensor<3xi64>, tensor<3xi32>) {
+  // A cast to the same type folds away; a real cast stays.
+  // CHECK: %[[C:.*]] = kiln.cast %arg0 {to = i32}
+  // CHECK: return %arg0, %[[C]]
+  %0 = kiln.cast %x {to = i64} : (tensor<3xi64>) -> tensor<3xi64>
+  %1 = kiln.cast %x {to = i32} : (tensor<3xi64>) -> tensor<3xi32>
+  return %0, %1 : tensor<3xi64>, tensor<3xi32>
+}

@@ -4,12 +4,14 @@
 #define KILN_COMPILER_DRIVER_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,15 @@ mlir::func::FuncOp getMainFunction(mlir::ModuleOp module);
 /// The name of @main's argument/result `i` (kiln.name, else "input_i"/"output_i").
 std::string argName(mlir::func::FuncOp fn, unsigned i);
 std::string resultName(mlir::func::FuncOp fn, unsigned i);
+
+/// Formats a location for a one-line message: "file:line:col", or "file" for
+/// ONNX files (no line numbers); node names are part of importer messages.
+std::string formatLocation(mlir::Location loc);
+
+/// Prints diagnostics as `file: error: message` (the DESIGN.md contract) on stderr
+/// for as long as the returned handler lives.
+std::unique_ptr<mlir::ScopedDiagnosticHandler>
+installDiagnosticPrinter(mlir::MLIRContext &ctx);
 
 /// Prints `module` with large weights elided so dumps stay readable.
 void printModule(mlir::ModuleOp module, llvm::raw_ostream &os, bool elideWeights = true);

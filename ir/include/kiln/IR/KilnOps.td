@@ -60,7 +60,7 @@ def Kiln_GeluOp : Kiln_Op<"gelu"> {
 def Kiln_CastOp : Kiln_Op<"cast"> {
   let summary = "Element type conversion (ONNX Cast; float to int truncates)";
   let arguments = (ins Kiln_Tensor:$input, TypeAttr:$to);
-  let results = (outs Kiln_Tensor:$output);
+  let results = (outs Kiln_Tensor:$output);  let hasFolder = 1;
 }
 
 class Kiln_BinaryOp<string mnemonic, list<Trait> traits = []>

@@ -1,0 +1,153 @@
+// Private to the ONNX importer: the per-node conversion context that op
+// converters use, the op table, and helpers shared by the importer's files.
+#ifndef KILN_FRONTEND_ONNXIMPORTERIMPL_H
+#define KILN_FRONTEND_ONNXIMPORTERIMPL_H
+
+#include "kiln/Frontend/OnnxImporter.h"
+#include "kiln/IR/KilnDialect.h"
+#include "kiln/Reference/Tensor.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringMap.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <optional>
+
+namespace kiln::onnx_import {
+
+/// The ref::DType of an ONNX TensorProto::DataType, if kiln supports it.
+std::optional<ref::DType> dtypeFromOnnx(int32_t onnxType);
+/// "FLOAT", "INT64", ... for messages.
+std::string onnxTypeName(int32_t onnxType);
+/// The MLIR element type of an ONNX data type; null if kiln does not support
+/// it.
+mlir::Type elementTypeFromOnnx(int32_t onnxType, mlir::MLIRContext *ctx);
+
+/// Makes `name` a valid resource blob key: only [A-Za-z0-9_.], not starting
+/// with a digit or '.'. (The blob manager makes keys unique.)
+std::string sanitizeBlobName(llvm::StringRef name);
+
+/// A kiln.constant holding `t`: dense_resource (named after `blobName`) when it
+/// has more than 16 elements, inline dense elements otherwise.
+mlir::Value buildConstant(mlir::OpBuilder &b, mlir::Location loc,
+                          const ref::Tensor &t, llvm::StringRef blobName);
+
+/// Evaluates `op`, just built, at import time when its value is known: a
+/// kiln.shape of static dims, or an op whose operands are all small constants.
+/// On success the op is erased and replaced by kiln.constant ops, whose values
+/// are returned; otherwise returns the op's own results. Never fails: an op
+/// that cannot be evaluated is left for the compiler.
+llvm::SmallVector<mlir::Value> foldImportedOp(mlir::Operation *op,
+                                              mlir::OpBuilder &b,
+                                              llvm::StringRef blobName);
+
+/// Converting one ONNX node: its inputs as values, its attributes, and
+/// builders that infer result types and fold constants. Errors are emitted at
+/// the node's location and remembered (see failed()); the importer prefixes
+/// them with the node's name and op type.
+class NodeConverter {
+public:
+  NodeConverter(const onnx::NodeProto &node, int64_t opset, mlir::Location loc,
+                mlir::OpBuilder &b, llvm::SmallVector<mlir::Value> inputs,
+                std::string baseDir, bool foldConstants);
+
+  const onnx::NodeProto &node() const { return node_; }
+  int64_t opset() const { return opset_; }
+  mlir::Location loc() const { return loc_; }
+  mlir::OpBuilder &builder() { return b_; }
+  mlir::MLIRContext *context() { return b_.getContext(); }
+  bool failed() const { return failed_; }
+
+  /// Inputs as listed on the node; input(i) is null for an absent optional one.
+  unsigned numInputs() const { return inputs_.size(); }
+  mlir::Value input(unsigned i) const {
+    return i < inputs_.size() ? inputs_[i] : mlir::Value();
+  }
+  /// The input's type when it is a ranked tensor, else null.
+  mlir::RankedTensorType inputType(unsigned i) const;
+  unsigned numOutputs() const { return node_.output_size(); }
+
+  /// Attributes. A present attribute of the wrong kind is an error (and the
+  /// default is returned so conversion can go on to report it).
+  const onnx::AttributeProto *attr(llvm::StringRef name) const;
+  int64_t getInt(llvm::StringRef name, int64_t dflt);
+  float getFloat(llvm::StringRef name, float dflt);
+  std::string getString(llvm::StringRef name, llvm::StringRef dflt);
+  std::optional<llvm::SmallVector<int64_t>> getInts(llvm::StringRef name);
+  const onnx::TensorProto *getTensor(llvm::StringRef name);
+
+  /// The integers of constant input `i` (an error naming `what` when it is
+  /// absent or not a constant).
+  std::optional<llvm::SmallVector<int64_t>> constInts(unsigned i,
+                                                      llvm::StringRef what);
+  /// A single integer from constant input `i` (a scalar or one-element tensor).
+  std::optional<int64_t> constInt(unsigned i, llvm::StringRef what);
+
+  /// A tensor from a TensorProto attribute or initializer (errors reported).
+  std::optional<ref::Tensor> tensorFrom(const onnx::TensorProto &t);
+
+  /// kiln.constant builders.
+  mlir::Value constant(const ref::Tensor &t);
+  mlir::Value constI64(llvm::ArrayRef<int64_t> values);
+  /// A rank-0 constant of `elementType` (float or integer) holding `v`.
+  mlir::Value scalar(mlir::Type elementType, double v);
+
+  /// Builds an OpT with placeholder result types, infers its types and folds
+  /// it. Returns the results, or an empty vector on error.
+  template <typename OpT, typename... Args>
+  llvm::SmallVector<mlir::Value> buildN(unsigned numResults, Args &&...args) {
+    llvm::SmallVector<mlir::Type> types(numResults, placeholderType());
+    auto op = OpT::create(b_, loc_, mlir::TypeRange(types),
+                          std::forward<Args>(args)...);
+    return finish(op.getOperation());
+  }
+  /// Single-result form; a null value on error.
+  template <typename OpT, typename... Args> mlir::Value build(Args &&...args) {
+    auto op =
+        OpT::create(b_, loc_, placeholderType(), std::forward<Args>(args)...);
+    llvm::SmallVector<mlir::Value> r = finish(op.getOperation());
+    return r.empty() ? mlir::Value() : r.front();
+  }
+
+  /// Emits an error at the node; conversion is marked failed.
+  mlir::InFlightDiagnostic error();
+
+private:
+  mlir::Type placeholderType();
+  llvm::SmallVector<mlir::Value> finish(mlir::Operation *op);
+  /// Checks an attribute's declared kind; false (with an error) on mismatch.
+  bool checkKind(const onnx::AttributeProto &a, int kind, const char *kindName);
+
+  const onnx::NodeProto &node_;
+  int64_t opset_;
+  mlir::Location loc_;
+  mlir::OpBuilder &b_;
+  llvm::SmallVector<mlir::Value> inputs_;
+  std::string baseDir_;
+  bool fold_;
+  bool failed_ = false;
+};
+
+/// Converts a node, appending one value per supported output (in order).
+using ConvertFn = llvm::LogicalResult (*)(NodeConverter &,
+                                          llvm::SmallVectorImpl<mlir::Value> &);
+
+/// How to convert one ai.onnx op type.
+struct OpConversion {
+  ConvertFn convert;
+  unsigned minInputs; // required inputs (must be present, non-empty)
+  unsigned maxInputs; // UINT_MAX for variadic
+  int64_t sinceOpset; // the first opset with the semantics converted here
+};
+using OpTable = llvm::StringMap<OpConversion>;
+
+/// The conversion of an ai.onnx op type, or null when kiln has none.
+const OpConversion *lookupOpConversion(llvm::StringRef opType);
+/// Fill the table (OnnxMathOps.cpp, OnnxShapeOps.cpp).
+void addMathOps(OpTable &table);
+void addShapeOps(OpTable &table);
+
+} // namespace kiln::onnx_import
+
+#endif // KILN_FRONTEND_ONNXIMPORTERIMPL_H
