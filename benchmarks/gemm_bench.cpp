@@ -1,0 +1,400 @@
+// GEMM kernel benchmark: JIT-compiles kiln's Halide matmul kernels at
+// transformer shapes and reports GFLOP/s against a measured FP32 FMA peak;
+// with --attention, times the fused attention kernel against the unfused
+// graph (scores matmul, softmax, P·V matmul).
+//
+//   gemm_bench [--runs N] [--threads N]... [--shape MxKxN]...
+//              [--variant packed|plain|gelu]... [--attention S]... [--target T]
+//              [--dump DIR]   (writes each timed kernel's Halide stmt and
+//              assembly)
+#include "kiln/Codegen/HalidePipeline.h"
+#include "kiln/IR/KilnDialect.h"
+#include "kiln/IR/TensorConversion.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace kiln;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string targetString = "host";
+bool causalAttention = false; // --causal: causal attention (the unfused graph
+                              // then needs a mask op, so it is not timed)
+std::string dumpDir; // --dump DIR: Halide stmt and assembly of each kernel
+int dumpCount = 0;
+
+double seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+/// FMA throughput of one core: 16 independent chains of 512-bit FMAs, which
+/// covers 2 FMA ports x 4-cycle latency with room to spare.
+__attribute__((target("avx512f"))) double fmaLoop(int64_t iters) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i)
+    acc[i] = _mm512_set1_ps((float)i);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 16; ++i)
+      acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  float sink = 0;
+  for (int i = 0; i < 16; ++i)
+    sink += _mm512_reduce_add_ps(acc[i]);
+  return sink;
+}
+
+/// FP32 peak in GFLOP/s on `threads` threads running the FMA loop at once:
+/// the best of many short probes (~3 ms each), as kernels are timed best-of.
+double measurePeak(int threads) {
+  const int64_t iters = 1'000'000;
+  double best = 0;
+  for (int rep = 0; rep < 40; ++rep) {
+    std::atomic<double> sink{0};
+    auto t0 = Clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&] { sink = sink + fmaLoop(iters); });
+    for (auto &t : pool)
+      t.join();
+    double s = seconds(t0, Clock::now());
+    best = std::max(best, threads * iters * 16.0 * 16 * 2 / s / 1e9);
+  }
+  return best;
+}
+
+struct Shape3 {
+  int64_t m, k, n;
+};
+
+struct Result {
+  double ms = 0, bestMs = 0, gflops = 0;
+  double maxErr = 0;
+};
+
+/// Builds fused_matmul(a[M,K], w[K,N] constant) (+ bias, gelu for "gelu";
+/// a non-constant w for "plain") and times the JIT-compiled kernel.
+Result runShape(mlir::MLIRContext &ctx, Shape3 s, const std::string &variant,
+                int threads, int runs) {
+  std::string a =
+      "tensor<" + std::to_string(s.m) + "x" + std::to_string(s.k) + "xf32>";
+  std::string w =
+      "tensor<" + std::to_string(s.k) + "x" + std::to_string(s.n) + "xf32>";
+  std::string o =
+      "tensor<" + std::to_string(s.m) + "x" + std::to_string(s.n) + "xf32>";
+  std::string bias = "tensor<" + std::to_string(s.n) + "xf32>";
+  bool gelu = variant == "gelu";
+  std::string src = "func.func @f(%a: " + a + ", %w: " + w + ", %b: " + bias +
+                    ") -> " + o + " {\n" + "  %r = kiln.fused_matmul %a, %w" +
+                    (gelu ? ", %b {activation = \"gelu\"}" : "") + " : (" + a +
+                    ", " + w + (gelu ? ", " + bias : "") + ") -> " + o + "\n" +
+                    "  return %r : " + o + "\n}\n";
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+  if (!module) {
+    std::fprintf(stderr, "gemm_bench: failed to parse the kernel IR\n");
+    std::exit(1);
+  }
+  auto fn = *module->getOps<mlir::func::FuncOp>().begin();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uf(-1, 1);
+  auto fill = [&](ref::Tensor &t) {
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t.data<float>()[i] = uf(rng);
+  };
+  ref::Tensor ta(ref::DType::F32, {s.m, s.k}), tw(ref::DType::F32, {s.k, s.n}),
+      tb(ref::DType::F32, {s.n});
+  fill(ta), fill(tw), fill(tb);
+  if (variant != "plain") {
+    mlir::OpBuilder b(&ctx);
+    b.setInsertionPointToStart(&fn.getBody().front());
+    auto cst =
+        kiln::ConstantOp::create(b, fn.getLoc(), fn.getArgument(1).getType(),
+                                 toElementsAttr(tw, &ctx, "w"));
+    fn.getArgument(1).replaceAllUsesWith(cst);
+  }
+  mlir::Operation *op = nullptr;
+  fn.walk([&](kiln::FusedMatMulOp m) { op = m; });
+  halide::KernelOptions opts;
+  opts.threads = threads;
+  opts.target = targetString;
+  auto kp = halide::buildKernel(op, opts);
+  if (mlir::failed(kp))
+    std::exit(1);
+  kp->pipeline.compile_jit(kp->target);
+  // Buffers as the kernel's signature describes them.
+  ref::Tensor packed =
+      halide::usesPackedWeight(op, 1) ? halide::packWeights(op, tw) : tw;
+  ref::Tensor out(ref::DType::F32, {s.m, s.n});
+  Halide::ParamMap pm;
+  std::vector<Halide::Buffer<>> bufs;
+  size_t in = 0;
+  for (const halide::KernelArg &arg : kp->signature) {
+    std::vector<int> dims(arg.shape.rbegin(), arg.shape.rend());
+    void *data = arg.isOutput     ? out.raw()
+                 : arg.index == 0 ? ta.raw()
+                 : arg.index == 1 ? packed.raw()
+                                  : tb.raw();
+    Halide::Buffer<> b(Halide::Float(32), data, dims);
+    if (arg.isOutput)
+      bufs.push_back(b);
+    else
+      pm.set(kp->inputs[in++], b);
+  }
+  Halide::Realization real(bufs);
+  kp->pipeline.realize(real, kp->target, pm); // warm up
+  std::vector<double> times;
+  for (int r = 0; r < runs; ++r) {
+    auto t0 = Clock::now();
+    kp->pipeline.realize(real, kp->target, pm);
+    times.push_back(seconds(t0, Clock::now()));
+  }
+  std::sort(times.begin(), times.end());
+  Result res;
+  res.ms = times[times.size() / 2] * 1e3;
+  res.bestMs = times.front() * 1e3;
+  res.gflops = 2.0 * s.m * s.k * s.n / (res.bestMs * 1e-3) / 1e9;
+  // Spot-check a few outputs against a double-precision dot product.
+  for (int64_t i = 0; i < s.m; i += std::max<int64_t>(1, s.m / 7))
+    for (int64_t j = 0; j < s.n; j += std::max<int64_t>(1, s.n / 11)) {
+      double acc = 0;
+      for (int64_t k = 0; k < s.k; ++k)
+        acc += (double)ta.data<float>()[i * s.k + k] *
+               tw.data<float>()[k * s.n + j];
+      if (gelu) {
+        acc += tb.data<float>()[j];
+        acc = 0.5 * acc * (1 + std::erf(acc / std::sqrt(2.0)));
+      }
+      res.maxErr =
+          std::max(res.maxErr, std::abs(acc - out.data<float>()[i * s.n + j]) /
+                                   std::max(1.0, std::abs(acc)));
+    }
+  return res;
+}
+
+/// Median and best time (ms) of the JIT-compiled kernel of `op` on random
+/// inputs shaped as its signature says.
+std::pair<double, double> timeOp(mlir::Operation *op, int threads, int runs) {
+  halide::KernelOptions opts;
+  opts.threads = threads;
+  opts.target = targetString;
+  auto kp = halide::buildKernel(op, opts);
+  if (mlir::failed(kp))
+    std::exit(1);
+  if (!dumpDir.empty()) {
+    halide::KernelOutputs outs;
+    std::string base = dumpDir + "/kernel" + std::to_string(dumpCount++);
+    outs.stmt = base + ".stmt";
+    outs.assembly = base + ".s";
+    (void)halide::compileKernel(op, "kernel", outs, opts);
+  }
+  kp->pipeline.compile_jit(kp->target);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uf(-1, 1);
+  std::vector<ref::Tensor> keep;
+  keep.reserve(kp->signature.size());
+  Halide::ParamMap pm;
+  std::vector<Halide::Buffer<>> outs;
+  size_t in = 0;
+  for (const halide::KernelArg &arg : kp->signature) {
+    keep.emplace_back(arg.dtype, arg.shape);
+    ref::Tensor &t = keep.back();
+    if (arg.dtype == ref::DType::F32)
+      for (int64_t i = 0; i < t.numel(); ++i)
+        t.data<float>()[i] = uf(rng);
+    std::vector<int> dims(arg.shape.rbegin(), arg.shape.rend());
+    Halide::Type ht =
+        arg.dtype == ref::DType::F32 ? Halide::Float(32) : Halide::UInt(8);
+    Halide::Buffer<> b(ht, t.raw(), dims);
+    if (arg.isOutput)
+      outs.push_back(b);
+    else
+      pm.set(kp->inputs[in++], b);
+  }
+  Halide::Realization real(outs);
+  kp->pipeline.realize(real, kp->target, pm);
+  std::vector<double> times;
+  for (int r = 0; r < runs; ++r) {
+    auto t0 = Clock::now();
+    kp->pipeline.realize(real, kp->target, pm);
+    times.push_back(seconds(t0, Clock::now()) * 1e3);
+  }
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], times.front()};
+}
+
+/// Fused attention vs the unfused graph at sequence length s (B=1, H=12, d=64).
+void benchAttention(mlir::MLIRContext &ctx, int64_t s, int threads, int runs) {
+  std::string S = std::to_string(s);
+  std::string qkv = "tensor<1x12x" + S + "x64xf32>";
+  std::string sc = "tensor<1x12x" + S + "x" + S + "xf32>";
+  std::string src =
+      "func.func @f(%q: " + qkv + ", %k: " + qkv + ", %v: " + qkv + ") -> (" +
+      qkv + ", " + qkv +
+      ") {\n"
+      "  %o = kiln.attention %q, %k, %v {scale = 0.125 : f32" +
+      (causalAttention ? ", causal = true" : "") + "} : (" + qkv + ", " + qkv +
+      ", " + qkv + ") -> " + qkv +
+      "\n"
+      "  %s = kiln.fused_matmul %q, %k {trans_b = true, alpha = 0.125 : f32} : "
+      "(" +
+      qkv + ", " + qkv + ") -> " + sc +
+      "\n"
+      "  %p = kiln.softmax %s : (" +
+      sc + ") -> " + sc +
+      "\n"
+      "  %u = kiln.matmul %p, %v : (" +
+      sc + ", " + qkv + ") -> " + qkv +
+      "\n"
+      "  return %o, %u : " +
+      qkv + ", " + qkv + "\n}\n";
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+  if (!module) {
+    std::fprintf(stderr, "gemm_bench: failed to parse the attention IR\n");
+    std::exit(1);
+  }
+  std::vector<mlir::Operation *> ops;
+  module->walk([&](mlir::Operation *op) {
+    if (op->getDialect() && op->getDialect()->getNamespace() == "kiln")
+      ops.push_back(op);
+  });
+  auto fused = timeOp(ops[0], threads, runs);
+  double unfusedMed = 0, unfusedBest = 0;
+  for (size_t i = 1; i < ops.size(); ++i) {
+    auto t = timeOp(ops[i], threads, runs);
+    unfusedMed += t.first;
+    unfusedBest += t.second;
+  }
+  double flops = 12.0 * 2 * 2 * s * s * 64;
+  // GFLOP/s count the dense S x S work (causal kernels skip about half).
+  std::printf("attention S=%-6ld threads=%d %s fused %8.3f ms (best %8.3f, "
+              "%6.1f GFLOP/s)"
+              "  unfused%s %8.3f ms (best %8.3f)  speedup %.2fx\n",
+              s, threads, causalAttention ? "causal" : "", fused.first,
+              fused.second, flops / fused.second / 1e6,
+              causalAttention ? " (without its mask)" : "", unfusedMed,
+              unfusedBest, unfusedBest / fused.second);
+  std::fflush(stdout);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  int runs = 30;
+  std::vector<int> threadCounts;
+  std::vector<Shape3> shapes;
+  std::vector<std::string> variants;
+  std::vector<int64_t> attention;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "gemm_bench: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--runs") {
+      runs = std::max(1, std::atoi(next().c_str()));
+    } else if (a == "--threads") {
+      threadCounts.push_back(std::max(1, std::atoi(next().c_str())));
+    } else if (a == "--variant") {
+      variants.push_back(next());
+      if (variants.back() != "packed" && variants.back() != "plain" &&
+          variants.back() != "gelu") {
+        std::fprintf(stderr, "gemm_bench: unknown variant '%s'\n",
+                     variants.back().c_str());
+        return 2;
+      }
+    } else if (a == "--causal") {
+      causalAttention = true;
+    } else if (a == "--dump") {
+      dumpDir = next();
+    } else if (a == "--target") {
+      targetString = next();
+    } else if (a == "--attention") {
+      attention.push_back(std::max<int64_t>(1, std::atoll(next().c_str())));
+    } else if (a == "--shape") {
+      Shape3 s;
+      if (std::sscanf(next().c_str(), "%ldx%ldx%ld", &s.m, &s.k, &s.n) != 3 ||
+          s.m <= 0 || s.k <= 0 || s.n <= 0) {
+        std::fprintf(stderr, "gemm_bench: --shape wants MxKxN\n");
+        return 2;
+      }
+      shapes.push_back(s);
+    } else {
+      std::fprintf(
+          stderr,
+          "usage: gemm_bench [--runs N] [--threads N]... [--shape MxKxN]... "
+          "[--variant packed|plain|gelu]... [--attention S]... [--target T] "
+          "[--dump DIR]\n");
+      return 2;
+    }
+  }
+  if (threadCounts.empty())
+    threadCounts = {1, (int)std::max(1u, std::thread::hardware_concurrency())};
+  if (shapes.empty() && !attention.empty())
+    variants = {"none"};
+  else if (shapes.empty())
+    shapes = {
+        {128, 768, 768}, {128, 768, 3072}, {128, 3072, 768}, {128, 768, 2304}};
+  if (variants.empty())
+    variants = {"packed"};
+  // The Halide JIT thread pool takes its size from HL_NUM_THREADS.
+  int maxThreads = *std::max_element(threadCounts.begin(), threadCounts.end());
+  setenv("HL_NUM_THREADS", std::to_string(maxThreads).c_str(), 1);
+
+  mlir::DialectRegistry registry;
+  registry.insert<kiln::KilnDialect, mlir::func::FuncDialect>();
+  mlir::MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+
+  if (!shapes.empty())
+    std::printf("%-16s %-7s %7s %9s %9s %9s %8s %9s\n", "shape MxKxN",
+                "variant", "threads", "median ms", "best ms", "GFLOP/s",
+                "% peak", "max err");
+  for (int threads : threadCounts) {
+    // The peak is measured around each kernel (best of all probes), so that a
+    // busy machine lowers both alike; rows print once it is known.
+    double peak = measurePeak(threads);
+    std::vector<std::pair<std::string, Result>> rows;
+    for (const std::string &v :
+         shapes.empty() ? std::vector<std::string>{} : variants)
+      for (Shape3 s : shapes) {
+        Result r = runShape(ctx, s, v, threads, runs);
+        peak = std::max(peak, measurePeak(threads));
+        char name[64];
+        std::snprintf(name, sizeof(name), "%ldx%ldx%ld", s.m, s.k, s.n);
+        rows.push_back({std::string(name) + " " + v, r});
+      }
+    for (auto &[name, r] : rows) {
+      std::string shape = name.substr(0, name.find(' ')),
+                  v = name.substr(name.find(' ') + 1);
+      std::printf("%-16s %-7s %7d %9.3f %9.3f %9.1f %7.1f%% %9.1e\n",
+                  shape.c_str(), v.c_str(), threads, r.ms, r.bestMs, r.gflops,
+                  100.0 * r.gflops / peak, r.maxErr);
+    }
+    if (!shapes.empty())
+      std::printf("# measured FP32 FMA peak on %d thread(s): %.1f GFLOP/s; "
+                  "GFLOP/s and %% "
+                  "peak use the best time\n",
+                  threads, peak);
+    std::fflush(stdout);
+    for (int64_t s : attention)
+      benchAttention(ctx, s, threads, runs);
+  }
+  return 0;
+}

@@ -1,0 +1,353 @@
+// Halide kernels for matmul, gemm and fused_matmul: register-tiled GEMM
+// (panel of 3 vectors x 8 rows, reduction innermost), constant weights read in
+// a pre-packed panel layout, batch broadcasting, and a fused epilogue.
+#include "Lowering.h"
+
+#include "kiln/IR/KilnDialect.h"
+
+using namespace Halide;
+
+namespace kiln::halide::detail {
+namespace {
+
+constexpr int64_t kPanelVectors = 3; // panel width in f32 vectors
+constexpr int64_t kF32Lanes = 16;    // the packed layout assumes AVX-512 lanes
+
+/// The op's operands in a common form.
+struct MatmulView {
+  unsigned a = 0, b = 1;
+  std::optional<unsigned> epi; // bias (fused_matmul) or C (gemm)
+  bool transA = false, transB = false;
+  float alpha = 1, beta = 1;
+  std::string activation = "none";
+  Shape aShape, bShape; // as stored
+  Shape batchA, batchB, batchOut;
+  int64_t M = 0, K = 0, N = 0;
+};
+
+MatmulView viewOf(mlir::Operation *op) {
+  MatmulView v;
+  if (auto mm = mlir::dyn_cast<MatMulOp>(op)) {
+    (void)mm;
+  } else if (auto g = mlir::dyn_cast<GemmOp>(op)) {
+    v.transA = g.getTransA();
+    v.transB = g.getTransB();
+    v.alpha = g.getAlpha().convertToFloat();
+    v.beta = g.getBeta().convertToFloat();
+    if (g.getC())
+      v.epi = 2;
+  } else if (auto f = mlir::dyn_cast<FusedMatMulOp>(op)) {
+    v.transB = f.getTransB();
+    v.alpha = f.getAlpha().convertToFloat();
+    v.activation = f.getActivation().str();
+    if (f.getBias())
+      v.epi = 2;
+  } else {
+    unsupported("not a matmul");
+  }
+  v.aShape = staticShape(op->getOperand(0));
+  v.bShape = staticShape(op->getOperand(1));
+  Shape a = v.aShape, b = v.bShape;
+  if (a.empty() || b.empty())
+    unsupported("matmul of a scalar");
+  if (mlir::isa<GemmOp>(op) && (a.size() != 2 || b.size() != 2))
+    unsupported("gemm needs 2-D operands");
+  if (a.size() == 1)
+    a.insert(a.begin(), 1);
+  if (b.size() == 1)
+    b.push_back(1);
+  size_t ra = a.size(), rb = b.size();
+  v.M = v.transA ? a[ra - 1] : a[ra - 2];
+  v.K = v.transA ? a[ra - 2] : a[ra - 1];
+  int64_t kb = v.transB ? b[rb - 1] : b[rb - 2];
+  v.N = v.transB ? b[rb - 2] : b[rb - 1];
+  if (kb != v.K)
+    unsupported("matmul inner dimensions differ");
+  if (v.K == 0 || v.M == 0 || v.N == 0)
+    unsupported("empty matmuls are not supported");
+  v.batchA.assign(a.begin(), a.end() - 2);
+  v.batchB.assign(b.begin(), b.end() - 2);
+  size_t nb = std::max(v.batchA.size(), v.batchB.size());
+  v.batchA.insert(v.batchA.begin(), nb - v.batchA.size(), 1);
+  v.batchB.insert(v.batchB.begin(), nb - v.batchB.size(), 1);
+  for (size_t i = 0; i < nb; ++i) {
+    int64_t x = v.batchA[i], y = v.batchB[i];
+    if (x != y && x != 1 && y != 1)
+      unsupported("matmul batch dimensions do not broadcast");
+    v.batchOut.push_back(std::max(x, y));
+  }
+  return v;
+}
+
+bool isF32(mlir::Value v) {
+  auto t = mlir::dyn_cast<mlir::ShapedType>(v.getType());
+  return t && t.getElementType().isF32();
+}
+
+int64_t panelWidth(int64_t n) {
+  int64_t full = kPanelVectors * kF32Lanes;
+  if (n >= full)
+    return full;
+  return (n + kF32Lanes - 1) / kF32Lanes * kF32Lanes;
+}
+
+} // namespace
+
+bool matmulUsesPacked(mlir::Operation *op, unsigned operand) {
+  if (operand != 1 || !mlir::isa<MatMulOp, GemmOp, FusedMatMulOp>(op))
+    return false;
+  if (!getConstantValue(op->getOperand(1)))
+    return false;
+  for (mlir::Value v : op->getOperands())
+    if (!isF32(v))
+      return false;
+  MatmulView v = viewOf(op);
+  return v.bShape.size() == 2;
+}
+
+int64_t matmulPanelWidth(mlir::Operation *op) {
+  return panelWidth(viewOf(op).N);
+}
+
+ref::Tensor matmulPack(mlir::Operation *op, const ref::Tensor &value) {
+  MatmulView v = viewOf(op);
+  if (value.shape() != v.bShape || value.dtype() != ref::DType::F32)
+    throw ref::Error("packWeights: expected an f32 tensor of shape " +
+                     ref::shapeStr(v.bShape) + ", got " +
+                     ref::dtypeName(value.dtype()) + " " +
+                     ref::shapeStr(value.shape()));
+  int64_t p = panelWidth(v.N), panels = (v.N + p - 1) / p, K = v.K, N = v.N;
+  ref::Tensor out(ref::DType::F32, {panels, K, p});
+  const float *src = value.data<float>();
+  float *dst = out.data<float>();
+  for (int64_t pi = 0; pi < panels; ++pi)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < p; ++j) {
+        int64_t n = pi * p + j;
+        float x = 0;
+        if (n < N)
+          x = v.transB ? src[n * K + k] : src[k * N + n];
+        dst[(pi * K + k) * p + j] = x;
+      }
+  return out;
+}
+
+bool lowerMatmul(KernelBuilder &kb) {
+  mlir::Operation *op = kb.op;
+  if (!mlir::isa<MatMulOp, GemmOp, FusedMatMulOp>(op))
+    return false;
+  for (mlir::Value x : op->getOperands())
+    if (!isF32(x))
+      unsupported("matmul kernels support f32 only");
+  MatmulView mv = viewOf(op);
+  applyActivation(mv.activation, Expr(0.0f)); // validates the name
+  bool packed = matmulUsesPacked(op, 1);
+  int64_t M = mv.M, N = mv.N, K = mv.K;
+  // B without batch dims: fold A's batch dims into M (A is contiguous).
+  bool fold = !mv.transA && product(mv.batchB) == 1 &&
+              product(mv.batchA) == product(mv.batchOut);
+  BroadcastPlan bp;
+  int64_t Mv = M;
+  if (fold) {
+    Mv = product(mv.batchOut) * M;
+    bp.out.clear();
+  } else {
+    bp = planBroadcast(mv.batchOut.empty() ? Shape{1} : mv.batchOut,
+                       {mv.batchA.empty() ? Shape{1} : mv.batchA,
+                        mv.batchB.empty() ? Shape{1} : mv.batchB});
+    if (bp.out.size() == 1 && bp.out[0] == 1)
+      bp.out.clear(); // no batch at all
+  }
+  size_t nb = bp.out.size();
+  Shape aBatch = nb ? bp.operands[0] : Shape{},
+        bBatch = nb ? bp.operands[1] : Shape{};
+
+  // Inputs.
+  Shape aView = aBatch;
+  if (mv.transA) {
+    aView.push_back(K);
+    aView.push_back(M);
+  } else {
+    aView.push_back(Mv);
+    aView.push_back(K);
+  }
+  int a = kb.input(mv.a, aView);
+  int64_t P = panelWidth(N);
+  int b;
+  if (packed) {
+    b = kb.input(mv.b, {(N + P - 1) / P, K, P}, /*packed=*/true);
+  } else {
+    Shape bView = bBatch;
+    bView.push_back(mv.transB ? N : K);
+    bView.push_back(mv.transB ? K : N);
+    b = kb.input(mv.b, bView);
+  }
+
+  // Vars: row-major [batch..., m, n].
+  std::vector<Var> bv = kb.vars(nb, "b");
+  Var m("m"), n("n");
+  auto batchIdx = [&](const Shape &opBatch) {
+    std::vector<Expr> idx;
+    for (size_t i = 0; i < nb; ++i)
+      idx.push_back(opBatch[i] == 1 ? Expr(0) : Expr(bv[i]));
+    return idx;
+  };
+  RDom r(0, (int)K, "k");
+  auto aAt = [&](Expr k, Expr mm) {
+    std::vector<Expr> idx = batchIdx(aBatch);
+    if (mv.transA) {
+      idx.push_back(k);
+      idx.push_back(mm);
+    } else {
+      idx.push_back(mm);
+      idx.push_back(k);
+    }
+    return kb.load(a, idx);
+  };
+  std::vector<Var> hb(bv.rbegin(), bv.rend()); // Halide-order batch vars
+  auto hargs = [&](std::vector<Var> inner) {
+    inner.insert(inner.end(), hb.begin(), hb.end());
+    return inner;
+  };
+
+  Func bs("b_staged"); // B with n contiguous (non-packed, transposed B)
+  Var sn("sn"), sk("sk");
+  if (!packed && mv.transB) {
+    std::vector<Expr> idx = batchIdx(bBatch);
+    std::vector<Var> sargs = {sn, sk};
+    for (size_t i = 0; i < nb; ++i)
+      sargs.push_back(hb[i]);
+    idx.push_back(sn);
+    idx.push_back(sk);
+    bs(sargs) = kb.load(b, idx);
+  }
+  auto bAt = [&](Expr k, Expr nn) -> Expr {
+    if (!packed && mv.transB) {
+      std::vector<Expr> args = {nn, k};
+      std::vector<Expr> bi = batchIdx(bBatch);
+      for (size_t i = nb; i-- > 0;)
+        args.push_back(bi[i]);
+      return bs(args);
+    }
+    std::vector<Expr> idx = batchIdx(bBatch);
+    idx.push_back(k);
+    idx.push_back(nn);
+    return kb.load(b, idx);
+  };
+
+  Var ni("ni"), no("no");
+  Func prod("prod");
+  Expr acc;
+  if (packed) {
+    prod(hargs({ni, no, m})) = 0.0f;
+    prod(hargs({ni, no, m})) += aAt(r, m) * kb.load(b, {no, r, ni});
+    std::vector<Expr> pa = {n % (int)P, n / (int)P, m};
+    for (Var &x : hb)
+      pa.push_back(x);
+    acc = prod(pa);
+  } else {
+    prod(hargs({n, m})) = 0.0f;
+    prod(hargs({n, m})) += aAt(r, m) * bAt(r, n);
+    acc = prod(hargs({n, m}));
+  }
+
+  // Epilogue: alpha, bias / beta·C, activation.
+  Expr y = mv.alpha == 1.0f ? acc : acc * mv.alpha;
+  if (mv.epi) {
+    Shape es = kb.operandShape(*mv.epi);
+    Shape full = mv.batchOut;
+    full.push_back(M);
+    full.push_back(N);
+    if (es.size() > full.size())
+      unsupported("bias has more dims than the product");
+    es.insert(es.begin(), full.size() - es.size(), 1);
+    for (size_t i = 0; i < full.size(); ++i)
+      if (es[i] != 1 && es[i] != full[i])
+        unsupported("bias does not broadcast to the product");
+    bool mFull = es[full.size() - 2] == M && M != 1;
+    bool nFull = es[full.size() - 1] == N && N != 1;
+    Shape eb(es.begin(), es.end() - 2);
+    bool batchNone = product(eb) == 1;
+    bool batchAll = eb == mv.batchOut;
+    Expr e;
+    if (batchNone || product(mv.batchOut) == 1) {
+      int ein = kb.input(*mv.epi, {mFull ? M : 1, nFull ? N : 1});
+      Expr mm = fold && M != Mv ? Expr(m % (int)M) : Expr(m);
+      e = kb.load(ein, {mFull ? mm : Expr(0), nFull ? Expr(n) : Expr(0)});
+    } else if (batchAll && (mFull || M == 1) && (nFull || N == 1)) {
+      // Same shape as the output: index it like the output view.
+      Shape ev = bp.out;
+      ev.push_back(Mv);
+      ev.push_back(N);
+      int ein = kb.input(*mv.epi, ev);
+      std::vector<Expr> idx = toExprs(bv);
+      idx.push_back(m);
+      idx.push_back(n);
+      e = kb.load(ein, idx);
+    } else {
+      unsupported("bias broadcasting pattern is not supported");
+    }
+    y = y + (mlir::isa<GemmOp>(op) && mv.beta != 1.0f ? e * mv.beta : e);
+  }
+  y = applyActivation(mv.activation, y);
+
+  Shape outView = bp.out;
+  outView.push_back(Mv);
+  outView.push_back(N);
+  Func out("out");
+  out(hargs({n, m})) = y;
+  kb.addOutput(out, {0}, outView);
+
+  // Schedule: output tiles of NT columns x MT rows, the reduction innermost
+  // over the tile with the accumulators in registers; tiles run in parallel.
+  int vw = kb.lanes(Float(32));
+  int64_t mt = std::min<int64_t>(kb.param("tile_m", vw >= 16 ? 8 : 4), Mv);
+  int64_t nt;
+  if (packed)
+    nt = P;
+  else if (N >= kPanelVectors * vw)
+    nt = kPanelVectors * vw;
+  else if (N >= vw)
+    nt = N / vw * vw;
+  else
+    nt = N;
+  int64_t nvec = std::min<int64_t>(vw, nt);
+  Var nio("nio"), nii("nii"), mo("mo"), mi("mi");
+  out.split(n, nio, nii, (int)nt,
+            packed ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
+      .split(m, mo, mi, (int)mt, TailStrategy::ShiftInwards);
+  std::vector<VarOrRVar> order = {nii, mi, mo, nio};
+  for (Var &x : hb)
+    order.push_back(x);
+  out.reorder(order).vectorize(nii, (int)nvec).unroll(nii).unroll(mi);
+  int64_t tiles = ((Mv + mt - 1) / mt) * ((N + nt - 1) / nt) * product(bp.out);
+  double flops = 2.0 * (double)Mv * N * K * product(bp.out);
+  Var t = mo;
+  if (kb.threads > 1 && tiles > 1 &&
+      flops >= kb.param("parallel_min_flops", 1 << 20)) {
+    Var fused("tile");
+    out.fuse(mo, nio, fused);
+    t = fused;
+    for (Var &x : hb) {
+      Var f2(fused.name() + "_" + x.name());
+      out.fuse(t, x, f2);
+      t = f2;
+    }
+    out.parallel(t);
+  }
+  Var pn = packed ? ni : n;
+  prod.compute_at(out, t).vectorize(pn, (int)nvec).unroll(pn).unroll(m);
+  if (packed)
+    prod.bound_extent(ni, (int)P);
+  prod.update().reorder(pn, m, r).vectorize(pn, (int)nvec).unroll(pn).unroll(m);
+  if (!packed && mv.transB) {
+    bs.compute_root().vectorize(sn, vw, TailStrategy::GuardWithIf);
+    if (kb.threads > 1 && nb)
+      bs.parallel(hb.back());
+    else if (kb.threads > 1)
+      bs.parallel(sk);
+  }
+  return true;
+}
+
+} // namespace kiln::halide::detail
