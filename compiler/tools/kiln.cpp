@@ -1,5 +1,6 @@
 // kiln: the command-line compiler. `kiln compile` imports a model, runs the pass
 // pipeline and emits IR or a native library; `kiln run` executes a model.
+#include "kiln/Codegen/Library.h"
 #include "kiln/Compiler/Driver.h"
 #include "kiln/IR/Interpreter.h"
 #include "kiln/IR/KilnDialect.h"
@@ -16,25 +17,35 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
 
 using namespace mlir;
 namespace cl = llvm::cl;
 
 static cl::SubCommand compileCmd("compile", "Compile a model (.onnx or .mlir)");
 static cl::SubCommand runCmd("run", "Run a model on .npy inputs");
+static cl::SubCommand benchCmd("bench", "Time a model: median, p90, per-kernel profile");
 
 // Options shared by the subcommands that load a model.
 static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL"),
                                       cl::sub(compileCmd), cl::sub(runCmd),
-                                      cl::Required);
+                                      cl::sub(benchCmd), cl::Required);
 static cl::list<std::string> shapeSpecs(
     "shape", cl::desc("Pin an input's shape: NAME=1x128"), cl::sub(compileCmd),
-    cl::sub(runCmd));
+    cl::sub(runCmd), cl::sub(benchCmd));
 static cl::list<std::string> dimSpecs(
     "dim", cl::desc("Pin a symbolic dim: NAME=128"), cl::sub(compileCmd),
-    cl::sub(runCmd));
+    cl::sub(runCmd), cl::sub(benchCmd));
 static cl::opt<std::string> passPipeline(
     "pass-pipeline", cl::desc("Textual pass pipeline to run instead of the default"),
     cl::sub(compileCmd), cl::sub(runCmd));
@@ -50,8 +61,21 @@ static cl::opt<bool> printAfterAll("print-ir-after-all",
 static cl::list<std::string> printAfter(
     "print-ir-after", cl::desc("Print IR after the named passes"),
     cl::CommaSeparated, cl::sub(compileCmd), cl::sub(runCmd));
-static cl::opt<bool> stats("stats", cl::desc("Print pass statistics"),
-                           cl::sub(compileCmd), cl::sub(runCmd));
+static cl::opt<bool> stats("stats",
+                           cl::desc("Report what each pass fused and what the library holds"),
+                           cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
+static cl::opt<std::string> codegen("backend",
+                                    cl::desc("Kernel backend: auto (Halide, LLVM for the "
+                                             "rest) | halide | llvm; for run: also interpreter"),
+                                    cl::init("auto"), cl::sub(compileCmd), cl::sub(runCmd),
+                                    cl::sub(benchCmd));
+static cl::opt<int> threads("threads",
+                            cl::desc("Threads kernels use (0: all cores)"),
+                            cl::init(0), cl::sub(compileCmd), cl::sub(runCmd),
+                            cl::sub(benchCmd));
+static cl::opt<std::string> target("target", cl::desc("Halide target (default: host)"),
+                                   cl::init("host"), cl::sub(compileCmd), cl::sub(runCmd),
+                                   cl::sub(benchCmd));
 static cl::opt<bool> timing("timing", cl::desc("Time every pass"),
                             cl::sub(compileCmd), cl::sub(runCmd));
 
@@ -62,14 +86,21 @@ static cl::opt<std::string> emit("emit", cl::desc("What to emit: lib|obj|ir|hali
                                  cl::init("lib"), cl::sub(compileCmd));
 static cl::opt<std::string> libName("name", cl::desc("Library name (default: model file stem)"),
                                     cl::sub(compileCmd));
+static cl::opt<bool> externalWeights("external-weights",
+                                     cl::desc("Put weights in OUTDIR/N.weights (mmapped)"),
+                                     cl::sub(compileCmd));
 
 // run
 static cl::list<std::string> inputSpecs("input", cl::desc("NAME=FILE.npy"),
-                                        cl::sub(runCmd));
+                                        cl::sub(runCmd), cl::sub(benchCmd));
 static cl::opt<std::string> outputDir("output-dir", cl::desc("Where to write NAME.npy outputs"),
                                       cl::init("."), cl::sub(runCmd));
-static cl::opt<std::string> backend("backend", cl::desc("interpreter (more to come)"),
-                                    cl::init("interpreter"), cl::sub(runCmd));
+
+// bench
+static cl::opt<int> runs("runs", cl::desc("Timed runs"), cl::init(20), cl::sub(benchCmd));
+static cl::opt<int> warmup("warmup", cl::desc("Untimed runs first"), cl::init(3),
+                           cl::sub(benchCmd));
+static cl::opt<bool> jsonOut("json", cl::desc("Print one JSON object"), cl::sub(benchCmd));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "kiln: error: " << msg << "\n";
@@ -120,11 +151,36 @@ static LogicalResult optimize(ModuleOp module) {
         /*printAfterOnlyOnFailure=*/false, llvm::errs(),
         OpPrintingFlags().elideLargeResourceString(256).elideLargeElementsAttrs(64));
   }
-  if (stats)
-    pm.enableStatistics();
   if (timing)
     pm.enableTiming();
   return pm.run(module);
+}
+
+/// Library options from the command line.
+static FailureOr<kiln::library::LibraryOptions> libraryOptions(StringRef dir,
+                                                              StringRef name) {
+  kiln::library::LibraryOptions opts;
+  opts.outDir = dir.str();
+  opts.name = kiln::library::sanitizeName(name);
+  opts.target = target;
+  opts.threads = threads;
+  if (codegen == "auto")
+    opts.backend = kiln::library::Backend::Auto;
+  else if (codegen == "halide")
+    opts.backend = kiln::library::Backend::Halide;
+  else if (codegen == "llvm")
+    opts.backend = kiln::library::Backend::LLVM;
+  else {
+    fail("--backend must be auto, halide or llvm for a library, not '" + codegen + "'");
+    return failure();
+  }
+  if (externalWeights)
+    opts.weights = kiln::library::WeightsMode::External;
+  return opts;
+}
+
+static std::string modelStem() {
+  return libName.empty() ? llvm::sys::path::stem(modelPath).str() : libName.getValue();
 }
 
 static int compileMain(MLIRContext &ctx) {
@@ -138,9 +194,7 @@ static int compileMain(MLIRContext &ctx) {
     }
     if (auto ec = llvm::sys::fs::create_directories(outDir))
       return fail("cannot create output directory '" + outDir + "': " + ec.message());
-    std::string name = libName.empty() ? llvm::sys::path::stem(modelPath).str()
-                                       : libName.getValue();
-    std::string path = (outDir + "/" + name + ".mlir");
+    std::string path = (outDir + "/" + modelStem() + ".mlir");
     std::error_code ec;
     llvm::raw_fd_ostream os(path, ec);
     if (ec)
@@ -148,56 +202,286 @@ static int compileMain(MLIRContext &ctx) {
     kiln::printModule(*module, os, /*elideWeights=*/false);
     return 0;
   }
-  return fail("--emit=" + emit + " needs the native backend, which is not built yet "
-              "(use --emit=ir, or `kiln run --backend=interpreter`)");
+  if (emit != "lib")
+    return fail("--emit=" + emit + " is not implemented yet (use lib or ir)");
+  if (outDir.empty())
+    return fail("--emit=lib needs an output directory: -o OUTDIR");
+  auto opts = libraryOptions(outDir, modelStem());
+  if (failed(opts))
+    return 1;
+  auto report = kiln::library::emitLibrary(*module, *opts);
+  if (failed(report))
+    return 1;
+  if (stats)
+    kiln::library::printLibraryReport(*report, llvm::outs());
+  else
+    llvm::outs() << "wrote " << report->libraryPath << " and " << report->headerPath << "\n";
+  return 0;
 }
 
-static int runMain(MLIRContext &ctx) {
-  if (backend != "interpreter")
-    return fail("--backend=" + backend + " is not available yet; use --backend=interpreter");
-  OwningOpRef<ModuleOp> module = load(ctx);
-  if (!module || failed(optimize(*module)))
-    return 1;
-  func::FuncOp fn = kiln::getMainFunction(*module);
-  if (!fn)
-    return fail("the model has no @main function");
-  std::map<std::string, std::string> files;
+/// Reads the --input NAME=FILE.npy pairs.
+static FailureOr<std::map<std::string, kiln::ref::Tensor>> readInputs() {
+  std::map<std::string, kiln::ref::Tensor> out;
   for (auto &spec : inputSpecs) {
     auto [name, file] = llvm::StringRef(spec).split('=');
-    if (name.empty() || file.empty())
-      return fail("--input expects NAME=FILE.npy, got '" + spec + "'");
-    files[name.str()] = file.str();
-  }
-  std::vector<kiln::ref::Tensor> inputs;
-  for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-    std::string name = kiln::argName(fn, i);
-    auto it = files.find(name);
-    if (it == files.end())
-      return fail("missing --input for model input '" + name + "'");
-    try {
-      inputs.push_back(kiln::ref::readNpy(it->second));
-    } catch (const kiln::ref::Error &e) {
-      return fail("input '" + name + "': " + e.what());
+    if (name.empty() || file.empty()) {
+      fail("--input expects NAME=FILE.npy, got '" + spec + "'");
+      return failure();
     }
-    files.erase(it);
+    try {
+      out[name.str()] = kiln::ref::readNpy(file.str());
+    } catch (const kiln::ref::Error &e) {
+      fail("input '" + name + "': " + e.what());
+      return failure();
+    }
   }
-  if (!files.empty())
-    return fail("--input names '" + files.begin()->first + "', which is not a model input");
-  auto outputs = kiln::interpret(fn, inputs);
-  if (failed(outputs))
-    return 1;
+  return out;
+}
+
+/// Orders named inputs as `names` lists them; errors on missing or extra ones.
+static FailureOr<std::vector<kiln::ref::Tensor>>
+orderInputs(std::map<std::string, kiln::ref::Tensor> named,
+            ArrayRef<std::string> names) {
+  std::vector<kiln::ref::Tensor> out;
+  for (const std::string &n : names) {
+    auto it = named.find(n);
+    if (it == named.end()) {
+      fail("missing --input for model input '" + n + "'");
+      return failure();
+    }
+    out.push_back(std::move(it->second));
+    named.erase(it);
+  }
+  if (!named.empty()) {
+    fail("--input names '" + named.begin()->first + "', which is not a model input");
+    return failure();
+  }
+  return out;
+}
+
+static std::vector<std::string> argNames(func::FuncOp fn) {
+  std::vector<std::string> names;
+  for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+    names.push_back(kiln::argName(fn, i));
+  return names;
+}
+
+/// Compiles MODEL (with the given input shapes pinned) into a library under
+/// the cache, keyed by the model's bytes and every option that shapes the
+/// library, and returns the library path; a second call reuses it.
+static FailureOr<std::string>
+compileToCache(MLIRContext &ctx, const std::map<std::string, kiln::ref::Tensor> &inputs) {
+  auto bytes = llvm::MemoryBuffer::getFile(modelPath);
+  if (!bytes) {
+    fail("cannot read '" + modelPath + "': " + bytes.getError().message());
+    return failure();
+  }
+  llvm::SHA256 sha;
+  sha.update(bytes.get()->getBuffer());
+  std::string key = "kiln-model-v1|" + codegen + "|" + target + "|" +
+                    std::to_string(threads) + "|" + passPipeline + "|" +
+                    std::to_string(noOptimize);
+  for (auto &s : shapeSpecs)
+    key += "|s:" + s;
+  for (auto &s : dimSpecs)
+    key += "|d:" + s;
+  for (auto &[name, t] : inputs)
+    key += "|i:" + name + "=" + kiln::ref::shapeStr(t.shape());
+  sha.update(key);
+  std::string hash = llvm::toHex(sha.final(), /*LowerCase=*/true).substr(0, 24);
+  std::string dir = kiln::library::defaultCacheDir() + "/../models/" + hash;
+  std::string name = kiln::library::sanitizeName(llvm::sys::path::stem(modelPath));
+  std::string lib = dir + "/lib" + name + ".so";
+  if (llvm::sys::fs::exists(lib))
+    return lib;
+
+  // Pin every input's shape from the files given, then compile.
+  for (auto &[n, t] : inputs) {
+    std::string spec = n + "=";
+    for (size_t i = 0; i < t.shape().size(); ++i)
+      spec += (i ? "x" : "") + std::to_string(t.shape()[i]);
+    if (t.shape().empty())
+      continue;
+    if (llvm::none_of(shapeSpecs, [&](const std::string &s) {
+          return StringRef(s).starts_with(n + "=");
+        }))
+      shapeSpecs.push_back(spec);
+  }
+  OwningOpRef<ModuleOp> module = load(ctx);
+  if (!module || failed(optimize(*module)))
+    return failure();
+  auto opts = libraryOptions(dir, name);
+  if (failed(opts))
+    return failure();
+  auto report = kiln::library::emitLibrary(*module, *opts);
+  if (failed(report))
+    return failure();
+  if (stats)
+    kiln::library::printLibraryReport(*report, llvm::errs());
+  return report->libraryPath;
+}
+
+/// Opens MODEL as a library: itself when it is one, else compiled into the cache.
+static FailureOr<std::unique_ptr<kiln::library::LoadedModel>>
+openNative(MLIRContext &ctx, const std::map<std::string, kiln::ref::Tensor> &inputs) {
+  std::string lib = modelPath;
+  if (!StringRef(modelPath).ends_with(".so")) {
+    auto compiled = compileToCache(ctx, inputs);
+    if (failed(compiled))
+      return failure();
+    lib = *compiled;
+  }
+  auto model = kiln::library::LoadedModel::open(lib, threads);
+  if (!model) {
+    fail(llvm::toString(model.takeError()));
+    return failure();
+  }
+  return std::move(*model);
+}
+
+static int writeOutputs(ArrayRef<kiln::ref::Tensor> outputs,
+                        ArrayRef<std::string> names) {
   if (auto ec = llvm::sys::fs::create_directories(outputDir))
     return fail("cannot create output directory '" + outputDir + "': " + ec.message());
-  for (auto [i, t] : llvm::enumerate(*outputs)) {
-    std::string path = outputDir + "/" + kiln::resultName(fn, i) + ".npy";
+  for (auto [t, name] : llvm::zip(outputs, names)) {
+    std::string path = outputDir + "/" + name + ".npy";
     try {
       kiln::ref::writeNpy(path, t);
     } catch (const kiln::ref::Error &e) {
       return fail(e.what());
     }
-    llvm::outs() << kiln::resultName(fn, i) << ": " << kiln::ref::shapeStr(t.shape())
-                 << " " << kiln::ref::dtypeName(t.dtype()) << " -> " << path << "\n";
+    llvm::outs() << name << ": " << kiln::ref::shapeStr(t.shape()) << " "
+                 << kiln::ref::dtypeName(t.dtype()) << " -> " << path << "\n";
   }
+  return 0;
+}
+
+static int runMain(MLIRContext &ctx) {
+  auto named = readInputs();
+  if (failed(named))
+    return 1;
+  if (codegen == "interpreter") {
+    if (StringRef(modelPath).ends_with(".so"))
+      return fail("--backend=interpreter needs a model file (.onnx or .mlir), not a library");
+    OwningOpRef<ModuleOp> module = load(ctx);
+    if (!module || failed(optimize(*module)))
+      return 1;
+    func::FuncOp fn = kiln::getMainFunction(*module);
+    if (!fn)
+      return fail("the model has no @main function");
+    auto inputs = orderInputs(std::move(*named), argNames(fn));
+    if (failed(inputs))
+      return 1;
+    auto outputs = kiln::interpret(fn, *inputs);
+    if (failed(outputs))
+      return 1;
+    std::vector<std::string> names;
+    for (unsigned i = 0; i < fn.getNumResults(); ++i)
+      names.push_back(kiln::resultName(fn, i));
+    return writeOutputs(*outputs, names);
+  }
+  auto model = openNative(ctx, *named);
+  if (failed(model))
+    return 1;
+  std::vector<std::string> inNames, outNames;
+  for (auto &t : (*model)->inputs())
+    inNames.push_back(t.name);
+  for (auto &t : (*model)->outputs())
+    outNames.push_back(t.name);
+  auto inputs = orderInputs(std::move(*named), inNames);
+  if (failed(inputs))
+    return 1;
+  auto outputs = (*model)->run(*inputs);
+  if (!outputs)
+    return fail(llvm::toString(outputs.takeError()));
+  return writeOutputs(*outputs, outNames);
+}
+
+/// A random input for `info`: floats in [-1, 1), integers in [0, 2), bools true.
+static kiln::ref::Tensor randomInput(const kiln::library::TensorInfo &info,
+                                     std::mt19937 &rng) {
+  kiln::ref::Tensor t(info.dtype, info.shape);
+  std::uniform_real_distribution<double> real(-1, 1);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (kiln::ref::isFloat(info.dtype))
+      t.setDouble(i, real(rng));
+    else if (info.dtype == kiln::ref::DType::Bool)
+      t.setInt(i, 1);
+    else
+      t.setInt(i, rng() % 2);
+  }
+  return t;
+}
+
+static double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, (size_t)std::ceil(p * v.size()) - 1);
+  return v[i];
+}
+
+static int benchMain(MLIRContext &ctx) {
+  auto named = readInputs();
+  if (failed(named))
+    return 1;
+  if (runs < 1)
+    return fail("--runs must be at least 1");
+  auto model = openNative(ctx, *named);
+  if (failed(model))
+    return 1;
+  kiln::library::LoadedModel &m = **model;
+  std::mt19937 rng(42);
+  std::vector<kiln::ref::Tensor> inputs, outputs;
+  for (auto &info : m.inputs()) {
+    auto it = named->find(info.name);
+    inputs.push_back(it != named->end() ? it->second : randomInput(info, rng));
+  }
+  for (auto &info : m.outputs())
+    outputs.emplace_back(info.dtype, info.shape);
+  using clock = std::chrono::steady_clock;
+  std::vector<double> ms;
+  for (int i = 0; i < warmup + runs; ++i) {
+    auto t0 = clock::now();
+    if (llvm::Error e = m.runInto(inputs, outputs))
+      return fail(llvm::toString(std::move(e)));
+    double t = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    if (i >= warmup)
+      ms.push_back(t);
+  }
+  // A separate profiled pass, so the timer calls don't skew the latencies above.
+  m.setProfiling(true);
+  for (int i = 0; i < std::max(1, (int)runs / 2); ++i)
+    if (llvm::Error e = m.runInto(inputs, outputs))
+      return fail(llvm::toString(std::move(e)));
+  auto steps = m.stepTimes();
+  m.setProfiling(false);
+  std::sort(steps.begin(), steps.end(),
+            [](auto &a, auto &b) { return a.seconds > b.seconds; });
+  double median = percentile(ms, 0.5), p90 = percentile(ms, 0.9);
+  double total = 0;
+  for (auto &s : steps)
+    total += s.seconds;
+  if (jsonOut) {
+    llvm::json::Array kernels;
+    for (auto &s : steps)
+      kernels.push_back(llvm::json::Object{
+          {"name", s.name},
+          {"calls", s.calls},
+          {"ms_per_run", s.calls ? 1e3 * s.seconds / std::max(1, (int)runs / 2) : 0.0},
+          {"share", total > 0 ? s.seconds / total : 0.0}});
+    llvm::json::Object o{{"model", modelPath},   {"threads", m.threads()},
+                         {"runs", (int)runs},    {"median_ms", median},
+                         {"p90_ms", p90},        {"min_ms", percentile(ms, 0)},
+                         {"kernels", std::move(kernels)}};
+    llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(o))) << "\n";
+    return 0;
+  }
+  llvm::outs() << llvm::formatv("{0}: {1} runs, {2} threads: median {3:F3} ms, p90 {4:F3} ms\n",
+                                modelPath, (int)runs, m.threads(), median, p90);
+  llvm::outs() << "per kernel (profiled runs):\n";
+  int profiled = std::max(1, (int)runs / 2);
+  for (auto &s : steps)
+    llvm::outs() << llvm::formatv("  {0,9:F3} ms {1,5:F1}%  {2}\n", 1e3 * s.seconds / profiled,
+                                  total > 0 ? 100 * s.seconds / total : 0.0, s.name);
   return 0;
 }
 
@@ -237,5 +521,7 @@ int main(int argc, char **argv) {
     return compileMain(ctx);
   if (runCmd)
     return runMain(ctx);
-  return fail("expected a subcommand: compile | run (see --help)");
+  if (benchCmd)
+    return benchMain(ctx);
+  return fail("expected a subcommand: compile | run | bench (see --help)");
 }

@@ -1,0 +1,98 @@
+// The library emitter's view of a model: kernel steps in order, where every
+// buffer lives (arena, weights, caller inputs/outputs), weight blobs, output
+// copies. Built from @main by buildProgram(); compiled by LibraryEmitter.
+#ifndef KILN_CODEGEN_LIBRARY_PROGRAM_H
+#define KILN_CODEGEN_LIBRARY_PROGRAM_H
+
+#include "kiln/Codegen/HalideBackend.h"
+#include "kiln/Codegen/Library.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <string>
+#include <vector>
+
+namespace kiln::library {
+
+/// Where a buffer's bytes live; values match the runtime's kiln_rt_root.
+enum class Root : uint8_t { Arena = 0, Weights = 1, Input = 2, Output = 3 };
+
+struct Place {
+  Root root = Root::Arena;
+  uint32_t index = 0;  // input / output index
+  uint64_t offset = 0; // bytes into the arena / weights / caller buffer
+};
+
+struct IOTensor {
+  std::string name;
+  ref::DType dtype = ref::DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<std::string> dimNames; // "" for a static dim
+  uint64_t bytes = 0;
+};
+
+struct StepArg {
+  halide::KernelArg arg;
+  Place place;
+};
+
+/// One call of a compiled kernel. Halide kernels take the arguments
+/// halide::kernelArgs() lists; LLVM kernels take every operand, then every
+/// result, as bare data pointers (Step::args lists them the same way).
+struct Step {
+  mlir::Operation *op = nullptr;
+  unsigned kernel = 0; // into Program::kernels
+  std::vector<StepArg> args;
+  std::string name; // "node name (kiln.op)"
+};
+
+/// One unique kernel (ops with equal halide::kernelKey share it).
+struct Kernel {
+  std::string key;                   // "halide ..." or "llvm ..."
+  Backend backend = Backend::Halide; // Halide or LLVM
+  mlir::Operation *op = nullptr;     // the first op with this key
+  unsigned uses = 0;
+  // Set when compiled.
+  std::string function, objectPath;
+  bool cacheHit = false;
+  double seconds = 0;
+};
+
+struct WeightBlob {
+  uint64_t offset = 0; // 64-byte aligned
+  ref::Tensor data;
+};
+
+/// A copy into an output after the last step.
+struct OutputCopy {
+  Place src;
+  uint32_t output = 0;
+  uint64_t bytes = 0;
+};
+
+struct Program {
+  std::vector<IOTensor> inputs, outputs;
+  std::vector<Step> steps;
+  std::vector<Kernel> kernels;
+  std::vector<WeightBlob> weights;
+  uint64_t weightBytes = 0; // blob size, padding included
+  std::vector<OutputCopy> copies;
+  uint64_t arenaBytes = 0, intermediateBytes = 0;
+  unsigned aliases = 0; // view ops that needed no kernel
+};
+
+/// Analyzes `fn`: static shapes, every needed op supported by a backend
+/// `choice` allows (all failures listed, one diagnostic each), kernels
+/// deduplicated by key, weights packed and deduplicated by content,
+/// intermediates placed in the arena by the memory planner. Dead ops are
+/// dropped. Kernels are not compiled here.
+llvm::FailureOr<Program> buildProgram(mlir::func::FuncOp fn,
+                                      Backend choice = Backend::Auto);
+
+/// A short name for an op's location: its NameLoc (the ONNX node), else
+/// file:line, else "".
+std::string locationName(mlir::Location loc);
+
+} // namespace kiln::library
+
+#endif // KILN_CODEGEN_LIBRARY_PROGRAM_H
