@@ -4,6 +4,7 @@
 #define KILN_TESTS_UNIT_ONNXMODELBUILDER_H
 
 #include "kiln/Frontend/OnnxImporter.h"
+#include "kiln/IR/Interpreter.h"
 #include "kiln/IR/KilnDialect.h"
 #include "kiln/IR/TensorConversion.h"
 
@@ -15,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 
 namespace kiln::testing {
@@ -194,6 +196,47 @@ protected:
   EXPECT_NE((haystack).find(needle), std::string::npos)                        \
       << "expected to find: " << (needle) << "\nin:\n"                         \
       << (haystack)
+
+/// Runs an imported model's @main on the reference interpreter; empty (with a
+/// test failure) when it fails.
+inline std::vector<ref::Tensor> runMain(Imported &r,
+                                        std::vector<ref::Tensor> inputs) {
+  if (!r.module) {
+    ADD_FAILURE() << "no module: " << r.diags;
+    return {};
+  }
+  FailureOr<std::vector<ref::Tensor>> out = interpret(r.main(), inputs);
+  EXPECT_TRUE(succeeded(out)) << r.ir;
+  return succeeded(out) ? std::move(*out) : std::vector<ref::Tensor>();
+}
+
+inline ref::Tensor f32(ref::Shape shape, std::vector<float> v) {
+  return ref::Tensor::of(ref::DType::F32, std::move(shape), std::move(v));
+}
+inline ref::Tensor i64(ref::Shape shape, std::vector<int64_t> v) {
+  return ref::Tensor::of(ref::DType::I64, std::move(shape), std::move(v));
+}
+/// All elements as doubles.
+inline std::vector<double> doubles(const ref::Tensor &t) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    v.push_back(t.getDouble(i));
+  return v;
+}
+/// Checks `got` against `want` elementwise (and the shape).
+inline void expectNear(const ref::Tensor &got, ref::Shape shape,
+                       std::vector<double> want, double tol = 1e-5) {
+  EXPECT_EQ(got.shape(), shape);
+  std::vector<double> v = doubles(got);
+  ASSERT_EQ(v.size(), want.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (std::isinf(want[i]) || std::isnan(want[i]))
+      EXPECT_TRUE(std::isnan(want[i]) ? std::isnan(v[i]) : v[i] == want[i])
+          << "element " << i << ": " << v[i] << " vs " << want[i];
+    else
+      EXPECT_NEAR(v[i], want[i], tol) << "element " << i;
+  }
+}
 
 /// The integers of the constant feeding operand `i` of the first OpT.
 template <typename OpT>

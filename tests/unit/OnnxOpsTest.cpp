@@ -1,5 +1,6 @@
-// Tests of the ONNX importer's op conversions, above all the forms that changed
-// between opsets 13 and 21 (attributes that became inputs, new attributes).
+// Tests of the ONNX importer's op conversions: the forms that changed between
+// opsets 13 and 21 (attributes that became inputs, new attributes) and ops
+// written with kiln ops (Clip, CastLike, Size, ArgMin, ReduceL2, ...).
 #include "OnnxModelBuilder.h"
 
 using namespace mlir;
@@ -242,6 +243,180 @@ TEST_F(OnnxOpsTest, PowCastsItsExponent) {
   ASSERT_TRUE(folded.module) << folded.diags;
   EXPECT_EQ(folded.count<CastOp>(), 0);
   EXPECT_CONTAINS(folded.ir, "dense<2.000000e+00> : tensor<1xf32>");
+}
+
+//===----------------------------------------------------------------------===//
+// Ops composed from kiln ops
+//===----------------------------------------------------------------------===//
+
+TEST_F(OnnxOpsTest, ClipInputsAndAttributes) {
+  // Opset 13: optional min and max inputs (max only: min is "").
+  Model m(13);
+  m.input("x", {5});
+  *m.graph().add_initializer() = Model::tensorF32("lo", {}, {-1});
+  *m.graph().add_initializer() = Model::tensorF32("hi", {}, {2});
+  m.node("Clip", {"x", "lo", "hi"}, {"both"});
+  m.node("Clip", {"x", "", "hi"}, {"max"});
+  m.node("Clip", {"x"}, {"none"});
+  m.output("both");
+  m.output("max");
+  m.output("none");
+  Imported r = import(m);
+  ASSERT_TRUE(r.module) << r.diags;
+  std::vector<ref::Tensor> out = runMain(r, {f32({5}, {-3, -1, 0, 2, 5})});
+  ASSERT_EQ(out.size(), 3u);
+  expectNear(out[0], {5}, {-1, -1, 0, 2, 2});
+  expectNear(out[1], {5}, {-3, -1, 0, 2, 2});
+  expectNear(out[2], {5}, {-3, -1, 0, 2, 5});
+  // Opset 6: attributes.
+  Model m6(6);
+  m6.input("x", {5});
+  auto &clip = m6.node("Clip", {"x"}, {"y"});
+  attrFloat(clip, "min", -1);
+  attrFloat(clip, "max", 2);
+  m6.output("y");
+  Imported r6 = import(m6);
+  ASSERT_TRUE(r6.module) << r6.diags;
+  out = runMain(r6, {f32({5}, {-3, -1, 0, 2, 5})});
+  ASSERT_EQ(out.size(), 1u);
+  expectNear(out[0], {5}, {-1, -1, 0, 2, 2});
+
+  Model bad(6);
+  bad.input("x", {5});
+  bad.input("lo", {});
+  bad.node("Clip", {"x", "lo"}, {"y"}, "c");
+  bad.output("y");
+  EXPECT_CONTAINS(import(bad).diags, "node 'c' (Clip): takes min and max as "
+                                     "attributes before opset 11");
+}
+
+TEST_F(OnnxOpsTest, CastLikeAndSize) {
+  Model m(15);
+  m.input("x", {"n", 2});
+  m.input("like", {1}, onnx::TensorProto::INT32);
+  m.node("CastLike", {"x", "like"}, {"c"});
+  m.node("Size", {"x"}, {"size"});
+  m.output("c");
+  m.output("size");
+  Imported r = import(m);
+  ASSERT_TRUE(r.module) << r.diags;
+  EXPECT_CONTAINS(r.ir, "-> (tensor<?x2xi32> {kiln.name = \"c\"}, "
+                        "tensor<i64> {kiln.name = \"size\"})");
+  std::vector<ref::Tensor> out = runMain(
+      r, {f32({3, 2}, {1.7f, -1.7f, 0, 2, 3, 4}),
+          ref::Tensor::of(ref::DType::I32, {1}, std::vector<int32_t>{0})});
+  ASSERT_EQ(out.size(), 2u);
+  expectNear(out[0], {3, 2}, {1, -1, 0, 2, 3, 4});
+  expectNear(out[1], {}, {6});
+  // A static input's size is a constant.
+  OnnxImportOptions pinned;
+  pinned.dimValues["n"] = 4;
+  Imported p = import(m, pinned);
+  ASSERT_TRUE(p.module) << p.diags;
+  EXPECT_CONTAINS(p.ir, "kiln.constant dense<8> : tensor<i64>");
+}
+
+TEST_F(OnnxOpsTest, ArgMinReversesTheOrder) {
+  Model m;
+  m.input("x", {2, 3});
+  m.input("i", {3}, onnx::TensorProto::INT64);
+  m.input("u", {3}, onnx::TensorProto::UINT8);
+  attrInt(m.node("ArgMin", {"x"}, {"first"}), "axis", 1);
+  auto &last = m.node("ArgMin", {"x"}, {"last"});
+  attrInt(last, "axis", -1);
+  attrInt(last, "keepdims", 0);
+  attrInt(last, "select_last_index", 1);
+  m.node("ArgMin", {"i"}, {"imin"});
+  m.node("ArgMin", {"u"}, {"umin"});
+  for (auto o : {"first", "last", "imin", "umin"})
+    m.output(o);
+  Imported r = import(m);
+  ASSERT_TRUE(r.module) << r.diags;
+  std::vector<ref::Tensor> out = runMain(
+      r,
+      {f32({2, 3}, {3, 1, 1, 0, 5, 0}), i64({3}, {0, INT64_MIN, INT64_MAX}),
+       ref::Tensor::of(ref::DType::U8, {3}, std::vector<uint8_t>{5, 255, 0})});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].shape(), (ref::Shape{2, 1}));
+  EXPECT_EQ(out[0].toInts(), (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(out[1].shape(), (ref::Shape{2}));
+  EXPECT_EQ(out[1].toInts(), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(out[2].toInts(), (std::vector<int64_t>{1}));
+  EXPECT_EQ(out[3].toInts(), (std::vector<int64_t>{2}));
+
+  Model b;
+  b.input("x", {3}, onnx::TensorProto::BOOL);
+  b.node("ArgMin", {"x"}, {"y"}, "am");
+  b.output("y");
+  EXPECT_CONTAINS(import(b).diags, "node 'am' (ArgMin): input must be "
+                                   "numeric, not 'i1'");
+}
+
+TEST_F(OnnxOpsTest, ComposedReductions) {
+  Model m(13);
+  m.input("x", {2, 3});
+  m.input("big", {2, 2});
+  auto reduce = [&](const char *op, const char *in, const char *out,
+                    std::vector<int64_t> axes, int keepdims) {
+    auto &n = m.node(op, {in}, {out});
+    if (!axes.empty())
+      attrInts(n, "axes", axes);
+    attrInt(n, "keepdims", keepdims);
+    m.output(out);
+  };
+  reduce("ReduceL1", "x", "l1", {1}, 1);
+  reduce("ReduceL2", "x", "l2", {1}, 0);
+  reduce("ReduceSumSquare", "x", "ss", {}, 1);
+  m.node("Abs", {"x"}, {"ax"});
+  reduce("ReduceLogSum", "ax", "ls", {0}, 0);
+  reduce("ReduceLogSumExp", "x", "lse", {-1}, 0);
+  reduce("ReduceLogSumExp", "big", "stable", {1}, 1);
+  Imported r = import(m);
+  ASSERT_TRUE(r.module) << r.diags;
+  const double inf = INFINITY;
+  std::vector<ref::Tensor> out =
+      runMain(r, {f32({2, 3}, {1, -2, 3, -4, 5, -6}),
+                  f32({2, 2}, {-(float)inf, -(float)inf, 1000, 1000})});
+  ASSERT_EQ(out.size(), 6u);
+  expectNear(out[0], {2, 1}, {6, 15});
+  expectNear(out[1], {2}, {std::sqrt(14.0), std::sqrt(77.0)}, 1e-4);
+  expectNear(out[2], {1, 1}, {91});
+  expectNear(out[3], {3}, {std::log(5.0), std::log(7.0), std::log(9.0)});
+  expectNear(out[4], {2},
+             {std::log(std::exp(1.0) + std::exp(-2.0) + std::exp(3.0)),
+              std::log(std::exp(-4.0) + std::exp(5.0) + std::exp(-6.0))},
+             1e-4);
+  // No overflow at 1000; a row of -inf gives -inf, not NaN.
+  expectNear(out[5], {2, 1}, {-inf, 1000 + std::log(2.0)}, 1e-3);
+}
+
+TEST_F(OnnxOpsTest, ComposedReductionsOpset18AndIntegers) {
+  Model m(18);
+  m.input("x", {2, 2}, onnx::TensorProto::INT64);
+  m.input("f", {2, 2});
+  m.initI64("axes", {1});
+  m.node("ReduceL2", {"x", "axes"}, {"l2"});
+  attrInt(m.node("ReduceLogSumExp", {"f"}, {"same"}), "noop_with_empty_axes",
+          1);
+  m.output("l2");
+  m.output("same");
+  Imported r = import(m);
+  ASSERT_TRUE(r.module) << r.diags;
+  EXPECT_CONTAINS(r.ir, "-> (tensor<2x1xi64> {kiln.name = \"l2\"}, "
+                        "tensor<2x2xf32>");
+  std::vector<ref::Tensor> out =
+      runMain(r, {i64({2, 2}, {3, 4, 1, 1}), f32({2, 2}, {1, 2, 3, 4})});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].toInts(), (std::vector<int64_t>{5, 1})); // sqrt 2 -> 1
+  expectNear(out[1], {2, 2}, {1, 2, 3, 4});
+
+  Model bad(18);
+  bad.input("x", {2, 2});
+  attrInts(bad.node("ReduceL1", {"x"}, {"y"}, "r"), "axes", {0});
+  bad.output("y");
+  EXPECT_CONTAINS(import(bad).diags, "node 'r' (ReduceL1): has an 'axes' "
+                                     "attribute, but axes is an input since "
+                                     "opset 18");
 }
 
 //===----------------------------------------------------------------------===//

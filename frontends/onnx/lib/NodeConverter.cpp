@@ -39,6 +39,7 @@ SmallVector<Value> NodeConverter::finish(Operation *op) {
     failed_ = true; // the reason was emitted on the op
     return {};
   }
+  refineShapeResult(op);
   if (!fold_)
     return SmallVector<Value>(op->getResults());
   std::string blobName = node_.output_size() ? node_.output(0) : node_.name();
@@ -125,10 +126,17 @@ std::optional<SmallVector<int64_t>> NodeConverter::constInts(unsigned i,
     return std::nullopt;
   }
   ElementsAttr value = getConstantValue(v);
-  if (!value || !isa<IntegerType>(value.getElementType())) {
-    error() << inputLabel(node_, i, what)
-            << " must be a constant integer tensor (an initializer or a "
-               "value computable at import time)";
+  if (!value) {
+    // The wording of findUnsupportedOnnxFeatures, which catches the inputs
+    // fed from graph inputs before conversion.
+    error() << "unsupported: non-constant '" << what << "' "
+            << inputLabel(node_, i, what)
+            << "; kiln needs its value at import (an initializer or a value "
+               "computable at import time)";
+    return std::nullopt;
+  }
+  if (!isa<IntegerType>(value.getElementType())) {
+    error() << inputLabel(node_, i, what) << " must be an integer tensor";
     return std::nullopt;
   }
   std::vector<int64_t> ints = toTensor(value).toInts();
@@ -181,6 +189,7 @@ const OpConversion *onnx_import::lookupOpConversion(StringRef opType) {
   static const OpTable table = [] {
     OpTable t;
     addMathOps(t);
+    addReduceOps(t);
     addShapeOps(t);
     return t;
   }();

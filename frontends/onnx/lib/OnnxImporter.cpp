@@ -1,12 +1,13 @@
-// The ONNX importer's driver: parses the model, checks opsets and that every
-// op is supported, creates @main's arguments, converts nodes in topological
-// order and returns the graph outputs.
+// The ONNX importer's driver: parses the model, checks that kiln supports
+// everything in it (findUnsupportedOnnxFeatures), creates @main's arguments,
+// converts nodes in topological order and returns the graph outputs.
 #include "OnnxImporterImpl.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -17,8 +18,6 @@
 using namespace mlir;
 using namespace kiln;
 using namespace kiln::onnx_import;
-
-static constexpr int64_t kMinOpset = 13, kMaxOpset = 21;
 
 static bool isDefaultDomain(StringRef domain) {
   return domain.empty() || domain == "ai.onnx";
@@ -49,7 +48,7 @@ public:
 
 private:
   LogicalResult findOpset();
-  LogicalResult checkSupportedOps();
+  LogicalResult checkSupported();
   LogicalResult bindDimValues();
   FailureOr<RankedTensorType> inputType(const onnx::ValueInfoProto &input,
                                         SmallVectorImpl<Attribute> &dimNames,
@@ -115,46 +114,24 @@ LogicalResult GraphImporter::findOpset() {
       found = true;
     }
   }
-  if (!found)
+  bool hasDefaultOps = llvm::any_of(graph_.node(), [](const auto &node) {
+    return isDefaultDomain(node.domain());
+  });
+  if (!found && hasDefaultOps)
     return emitError(fileLoc_) << "the model imports no ai.onnx opset";
-  if (opset_ < kMinOpset || opset_ > kMaxOpset)
-    return emitError(fileLoc_)
-           << "the model uses ai.onnx opset " << opset_
-           << "; kiln imports opsets " << kMinOpset << " to " << kMaxOpset;
+  // (Opsets above kMaxOpset are reported by checkSupported.)
+  if (found && opset_ < kMinOpset)
+    return emitError(fileLoc_) << "the model uses ai.onnx opset " << opset_
+                               << "; opsets start at " << kMinOpset;
   return success();
 }
 
-LogicalResult GraphImporter::checkSupportedOps() {
-  // op (with domain when not ai.onnx) -> names of the nodes using it.
-  std::vector<std::pair<std::string, std::vector<std::string>>> unsupported;
-  llvm::StringMap<size_t> slot;
-  for (int i = 0; i < graph_.node_size(); ++i) {
-    const onnx::NodeProto &node = graph_.node(i);
-    if (isDefaultDomain(node.domain()) && lookupOpConversion(node.op_type()))
-      continue;
-    std::string op = isDefaultDomain(node.domain())
-                         ? node.op_type()
-                         : node.domain() + "." + node.op_type();
-    auto [it, inserted] = slot.try_emplace(op, unsupported.size());
-    if (inserted)
-      unsupported.push_back({op, {}});
-    unsupported[it->second].second.push_back(nodeName(i));
-  }
-  if (unsupported.empty())
+/// Everything kiln does not support, in one error.
+LogicalResult GraphImporter::checkSupported() {
+  std::vector<std::string> problems = findUnsupportedOnnxFeatures(model_);
+  if (problems.empty())
     return success();
-  std::string list;
-  for (auto &[op, nodes] : unsupported) {
-    if (!list.empty())
-      list += ", ";
-    list += op + (nodes.size() == 1 ? " (node " : " (nodes ");
-    const size_t kShown = 3;
-    for (size_t i = 0; i < nodes.size() && i < kShown; ++i)
-      list += (i ? ", " : "") + nodes[i];
-    if (nodes.size() > kShown)
-      list += " and " + std::to_string(nodes.size() - kShown) + " more";
-    list += ")";
-  }
-  return emitError(fileLoc_) << "unsupported ONNX ops: " << list;
+  return emitError(fileLoc_) << llvm::join(problems, "; ");
 }
 
 //===----------------------------------------------------------------------===//
@@ -393,10 +370,19 @@ Value GraphImporter::lookup(StringRef name) {
 LogicalResult GraphImporter::convertNode(int index) {
   const onnx::NodeProto &node = graph_.node(index);
   const OpConversion *conv = lookupOpConversion(node.op_type());
-  if (opset_ < conv->sinceOpset)
+  int64_t version = 0;
+  switch (checkOpVersion(node.op_type(), *conv, opset_, version)) {
+  case OpVersionStatus::Supported:
+    break;
+  case OpVersionStatus::NotInOpset:
     return nodeError(index)
-           << node.op_type() << " needs opset " << conv->sinceOpset
+           << node.op_type() << " needs opset " << conv->oldestVersion
            << " or later; the model uses " << opset_;
+  case OpVersionStatus::OldVersion: // checkSupported reports these first
+  case OpVersionStatus::NewVersion:
+    return nodeError(index)
+           << "unsupported version " << version << " of " << node.op_type();
+  }
   auto plural = [](unsigned n) {
     return std::to_string(n) + (n == 1 ? " input" : " inputs");
   };
@@ -525,14 +511,10 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   }
   for (int i = 0; i < graph_.initializer_size(); ++i)
     initializers_[graph_.initializer(i).name()] = i;
-  if (graph_.sparse_initializer_size() > 0) {
-    emitError(fileLoc_) << "sparse initializers are not supported";
-    return nullptr;
-  }
   for (const onnx::ValueInfoProto &out : graph_.output())
     usedNames_.insert(out.name());
 
-  if (failed(findOpset()) || failed(checkSupportedOps()) ||
+  if (failed(checkSupported()) || failed(findOpset()) ||
       failed(bindDimValues()) || failed(createFunction(*module)))
     return nullptr;
   FailureOr<std::vector<int>> order = sortNodes();

@@ -138,15 +138,61 @@ struct OpConversion {
   ConvertFn convert;
   unsigned minInputs; // required inputs (must be present, non-empty)
   unsigned maxInputs; // UINT_MAX for variadic
-  int64_t sinceOpset; // the first opset with the semantics converted here
+  /// The oldest ONNX schema version of the op (its SinceVersion) whose
+  /// semantics the converter implements; every later version up to opset 21
+  /// is implemented too. A model's node is accepted when the op's schema at
+  /// the model's opset is this version or newer (see OnnxSupport.cpp).
+  int64_t oldestVersion;
+  /// How many leading outputs the converter produces (UINT_MAX: all). A
+  /// later output that the graph uses makes the model unsupported.
+  unsigned maxOutputs = 1;
 };
 using OpTable = llvm::StringMap<OpConversion>;
 
 /// The conversion of an ai.onnx op type, or null when kiln has none.
 const OpConversion *lookupOpConversion(llvm::StringRef opType);
-/// Fill the table (OnnxMathOps.cpp, OnnxShapeOps.cpp).
+/// Fill the table (OnnxMathOps.cpp, OnnxReduceOps.cpp, OnnxShapeOps.cpp).
 void addMathOps(OpTable &table);
+void addReduceOps(OpTable &table);
 void addShapeOps(OpTable &table);
+
+//===----------------------------------------------------------------------===//
+// Opsets (OnnxSupport.cpp)
+//===----------------------------------------------------------------------===//
+
+/// The ai.onnx opsets kiln imports.
+constexpr int64_t kMinOpset = 1, kMaxOpset = 23;
+
+/// Whether kiln converts op `opType` (ai.onnx) at model opset `opset`.
+enum class OpVersionStatus {
+  Supported,
+  /// The op does not exist yet at that opset (an invalid model).
+  NotInOpset,
+  /// The op's schema at that opset is older than kiln implements.
+  OldVersion,
+  /// The op's schema at that opset (after 21) changed semantics.
+  NewVersion,
+};
+/// Decides OpVersionStatus; for OldVersion and NewVersion, `schemaVersion` is
+/// the op's schema version at `opset`.
+OpVersionStatus checkOpVersion(llvm::StringRef opType, const OpConversion &conv,
+                               int64_t opset, int64_t &schemaVersion);
+
+//===----------------------------------------------------------------------===//
+// Shape values (ShapeValues.cpp)
+//===----------------------------------------------------------------------===//
+
+/// The elements of a small 0-D/1-D integer tensor as far as they are known at
+/// import (ShapedType::kDynamic where not): from constants, kiln.shape of
+/// partly static types, and gather/unsqueeze/squeeze/concat/slice/cast and
+/// integer arithmetic on those. Null when nothing is known.
+std::optional<llvm::SmallVector<int64_t>> partialShapeValue(mlir::Value v);
+
+/// Refines the result type of a just-inferred kiln.reshape, kiln.expand or
+/// kiln.constant_of_shape from the partial value of its shape operand (e.g.
+/// Reshape to Concat(B, S, 4, 16) gives ?x?x4x16 where inference gives
+/// ?x?x?x?). Types only become more static.
+void refineShapeResult(mlir::Operation *op);
 
 } // namespace kiln::onnx_import
 

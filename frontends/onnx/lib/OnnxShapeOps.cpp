@@ -1,5 +1,6 @@
 // ONNX -> kiln conversions for data movement and shape ops: Transpose, Reshape,
-// Squeeze/Unsqueeze, Concat, Split, Slice, Gather, Shape, Expand, Constant, ...
+// Squeeze/Unsqueeze, Concat, Split, Slice, Gather, Shape, Size, Expand,
+// Constant, ...
 #include "OnnxImporterImpl.h"
 
 #include "kiln/IR/TensorConversion.h"
@@ -63,27 +64,43 @@ LogicalResult flatten(NodeConverter &c, Outputs &out) {
                                                       c.getInt("axis", 1))));
 }
 
-/// Squeeze/Unsqueeze take axes as an input since opset 13 (the minimum).
-LogicalResult squeeze(NodeConverter &c, Outputs &out) {
-  if (c.attr("axes"))
-    return c.error() << "has an 'axes' attribute, but axes is an input since "
-                        "opset 13";
-  SmallVector<int64_t> axes;
-  if (c.input(1)) {
-    auto v = c.constInts(1, "axes");
-    if (!v)
-      return failure();
-    axes = *v;
+/// Squeeze/Unsqueeze axes: an attribute before opset 13, an input since.
+/// `required`: Unsqueeze must have them.
+std::optional<SmallVector<int64_t>> squeezeAxes(NodeConverter &c,
+                                                bool required) {
+  if (c.opset() < 13) {
+    if (c.numInputs() > 1) {
+      c.error() << "has an axes input, which needs opset 13 (the model uses "
+                << c.opset() << ")";
+      return std::nullopt;
+    }
+    std::optional<SmallVector<int64_t>> axes = c.getInts("axes");
+    if (!axes && required && !c.failed())
+      c.error() << "attribute 'axes' is required";
+    if (c.failed())
+      return std::nullopt;
+    return axes.value_or(SmallVector<int64_t>());
   }
+  if (c.attr("axes")) {
+    c.error() << "has an 'axes' attribute, but axes is an input since opset "
+                 "13";
+    return std::nullopt;
+  }
+  if (!c.input(1) && !required)
+    return SmallVector<int64_t>();
+  return c.constInts(1, "axes");
+}
+
+LogicalResult squeeze(NodeConverter &c, Outputs &out) {
+  auto axes = squeezeAxes(c, /*required=*/false);
+  if (!axes)
+    return failure();
   return push(out, c.build<SqueezeOp>(c.input(0),
-                                      c.builder().getDenseI64ArrayAttr(axes)));
+                                      c.builder().getDenseI64ArrayAttr(*axes)));
 }
 
 LogicalResult unsqueeze(NodeConverter &c, Outputs &out) {
-  if (c.attr("axes"))
-    return c.error() << "has an 'axes' attribute, but axes is an input since "
-                        "opset 13";
-  auto axes = c.constInts(1, "axes");
+  auto axes = squeezeAxes(c, /*required=*/true);
   if (!axes)
     return failure();
   return push(out, c.build<UnsqueezeOp>(
@@ -104,11 +121,15 @@ LogicalResult concat(NodeConverter &c, Outputs &out) {
                        c.builder().getI64IntegerAttr(c.getInt("axis", 0))));
 }
 
-/// Split sizes come from the `split` input (13+), else equal parts: as many as
-/// the node's outputs (13-17) or `num_outputs` (18+, the last part smaller
-/// when the dim does not divide).
+/// Split sizes come from the `split` attribute (before 13) or input (13+),
+/// else equal parts: as many as the node's outputs (before 18) or
+/// `num_outputs` (18+, the last part smaller when the dim does not divide).
 LogicalResult split(NodeConverter &c, Outputs &out) {
-  if (c.attr("split"))
+  if (c.opset() < 13 && c.numInputs() > 1)
+    return c.error() << "has a split input, which needs opset 13 (the model "
+                        "uses "
+                     << c.opset() << ")";
+  if (c.opset() >= 13 && c.attr("split"))
     return c.error() << "has a 'split' attribute, but split is an input since "
                         "opset 13";
   if (c.attr("num_outputs") && c.opset() < 18)
@@ -118,7 +139,12 @@ LogicalResult split(NodeConverter &c, Outputs &out) {
   int64_t axis = c.getInt("axis", 0);
   int64_t numOutputs = c.numOutputs();
   SmallVector<int64_t> sizes;
-  if (c.input(1)) {
+  if (c.opset() < 13 && c.attr("split")) {
+    auto v = c.getInts("split");
+    if (!v)
+      return failure();
+    sizes = *v;
+  } else if (c.input(1)) {
     auto v = c.constInts(1, "split");
     if (!v)
       return failure();
@@ -217,6 +243,18 @@ LogicalResult shape(NodeConverter &c, Outputs &out) {
                                b.getI64IntegerAttr(c.getInt("start", 0)), end));
 }
 
+/// Size: the product of the input's dims, an i64 scalar.
+LogicalResult size(NodeConverter &c, Outputs &out) {
+  OpBuilder &b = c.builder();
+  Value shape =
+      c.build<ShapeOp>(c.input(0), b.getI64IntegerAttr(0), IntegerAttr());
+  if (!shape)
+    return failure();
+  return push(out, c.build<ReduceProdOp>(shape, b.getDenseI64ArrayAttr({}),
+                                         b.getBoolAttr(false),
+                                         b.getBoolAttr(false)));
+}
+
 LogicalResult expand(NodeConverter &c, Outputs &out) {
   return push(out, c.build<ExpandOp>(c.input(0), c.input(1)));
 }
@@ -301,20 +339,25 @@ LogicalResult constant(NodeConverter &c, Outputs &out) {
 
 } // namespace
 
+// The last fields: the oldest ONNX schema version converted (see
+// OpConversion; Reshape 1 and Slice 1 take attributes, Concat 1 defaults its
+// axis, Split 1 also takes sizes as an input, Tile 1 differs), and for Split
+// that it has any number of outputs.
 void onnx_import::addShapeOps(OpTable &t) {
   const unsigned kAny = UINT_MAX;
   t["Transpose"] = {transpose, 1, 1, 1};
   t["Reshape"] = {reshape, 2, 2, 5};
   t["Flatten"] = {flatten, 1, 1, 1};
-  t["Squeeze"] = {squeeze, 1, 2, 13};
-  t["Unsqueeze"] = {unsqueeze, 2, 2, 13};
-  t["Concat"] = {concat, 1, kAny, 1};
-  t["Split"] = {split, 1, 2, 13};
+  t["Squeeze"] = {squeeze, 1, 2, 1};
+  t["Unsqueeze"] = {unsqueeze, 1, 2, 1};
+  t["Concat"] = {concat, 1, kAny, 4};
+  t["Split"] = {split, 1, 2, 2, kAny};
   t["Slice"] = {slice, 3, 5, 10};
   t["Gather"] = {gather<GatherOp>, 2, 2, 1};
   t["GatherElements"] = {gather<GatherElementsOp>, 2, 2, 11};
   t["ScatterElements"] = {scatterElements, 3, 3, 11};
   t["Shape"] = {shape, 1, 1, 1};
+  t["Size"] = {size, 1, 1, 1};
   t["Expand"] = {expand, 2, 2, 8};
   t["Tile"] = {tile, 2, 2, 6};
   t["Range"] = {range, 3, 3, 11};

@@ -208,6 +208,62 @@ def shape_subgraph_model():
           ints("zero", [0]), ints("minus1", [-1])])
 
 
+def old_opset_models():
+    # Opset 11: axes and split are attributes, Softmax coerces to 2-D, Clip
+    # takes min/max inputs (its attribute form is opset 6).
+    save("opset11_forms", [
+        helper.make_node("Squeeze", ["x"], ["sq"], axes=[0], name="sq"),
+        helper.make_node("Unsqueeze", ["sq"], ["un"], axes=[1], name="un"),
+        helper.make_node("Split", ["un"], ["a", "b"], axis=2, split=[1, 3],
+                         name="split"),
+        helper.make_node("Softmax", ["b"], ["sm"], name="softmax"),
+        helper.make_node("ReduceLogSumExp", ["sm"], ["lse"], axes=[1],
+                         keepdims=0, name="lse"),
+        helper.make_node("Clip", ["lse", "lo", "hi"], ["clip"], name="clip"),
+    ], [tensor("x", F32, [1, 3, 4])], [tensor("clip", F32, None)], 11,
+        [floats("lo", 0.5), floats("hi", 2.0)])
+    save("opset6_clip", [
+        helper.make_node("Clip", ["x"], ["y"], min=-1.0, max=1.0, name="clip"),
+    ], [tensor("x", F32, ["n"])], [tensor("y", F32, None)], 6)
+    # Add 6 broadcasts by attribute and TopK 1 takes k as one: older than
+    # kiln implements.
+    save("old_schemas", [
+        helper.make_node("Add", ["x", "x"], ["s"], name="add"),
+        helper.make_node("TopK", ["s"], ["v", "i"], k=1, name="topk"),
+    ], [tensor("x", F32, [2, 3])], [tensor("v", F32, None)], 6)
+    for opset in (23, 24):
+        save("reshape_opset%d" % opset, [
+            helper.make_node("Cos", ["x"], ["c"], name="cos"),
+            helper.make_node("Reshape", ["c", "shape"], ["y"], name="reshape"),
+        ], [tensor("x", F32, [2, 6])], [tensor("y", F32, None)], opset,
+            [ints("shape", [3, 4])])
+
+
+def runtime_inputs_model():
+    # A training-mode Dropout and axes/k fed from graph inputs.
+    save("runtime_inputs", [
+        helper.make_node("Dropout", ["x", "", "training"], ["d"], name="drop"),
+        helper.make_node("Unsqueeze", ["d", "axes"], ["u"], name="un"),
+        helper.make_node("TopK", ["u", "k"], ["v", "i"], name="topk"),
+    ], [tensor("x", F32, [2, 3]), tensor("training", TensorProto.BOOL, []),
+        tensor("axes", I64, [1]), tensor("k", I64, [1])],
+        [tensor("v", F32, None)], 13)
+
+
+def composed_ops_model():
+    save("composed_ops", [
+        helper.make_node("ArgMin", ["x"], ["argmin"], axis=1, keepdims=0,
+                         name="argmin"),
+        helper.make_node("CastLike", ["x", "like"], ["cast"], name="castlike"),
+        helper.make_node("Size", ["x"], ["size"], name="size"),
+        helper.make_node("ReduceL2", ["x"], ["l2"], axes=[1], name="l2"),
+        helper.make_node("ReduceSumSquare", ["x"], ["ss"], keepdims=0,
+                         name="ss"),
+    ], [tensor("x", F32, ["n", 4]), tensor("like", TensorProto.FLOAT16, [1])],
+        [tensor(n, F32, None) for n in ("argmin", "cast", "size", "l2", "ss")],
+        15)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     reduce_models()
@@ -222,6 +278,9 @@ def main():
     unsupported_model()
     truncated_model()
     shape_subgraph_model()
+    old_opset_models()
+    runtime_inputs_model()
+    composed_ops_model()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-// The ONNX importer: reads an ONNX model (ai.onnx opsets 13-21) into a module
+// The ONNX importer: reads an ONNX model (ai.onnx opsets 1-23) into a module
 // holding `func.func @main` on kiln ops, and reads serialized ONNX tensors.
 #ifndef KILN_FRONTEND_ONNXIMPORTER_H
 #define KILN_FRONTEND_ONNXIMPORTER_H
@@ -50,6 +50,27 @@ mlir::OwningOpRef<mlir::ModuleOp>
 importOnnxModel(const onnx::ModelProto &model, llvm::StringRef baseDir,
                 llvm::StringRef fileName, mlir::MLIRContext &ctx,
                 const OnnxImportOptions &opts);
+
+/// What in `model` kiln does not support, one readable entry per feature
+/// (each contains "unsupported"), empty when nothing is found:
+///   - an op kiln lacks, with its domain and opset, and the nodes using it
+///     ("unsupported op NonMaxSuppression (ai.onnx opset 11): node nms_1"), or
+///     an op version older than kiln implements ("unsupported op TopK version
+///     1 (ai.onnx opset 9; kiln implements TopK from version 10): node t");
+///   - an ai.onnx opset newer than kiln knows;
+///   - element types kiln lacks (graph inputs/outputs, initializers, Cast
+///     targets, constants) and values that are not tensors;
+///   - inputs kiln needs constant fed from graph inputs ("unsupported:
+///     non-constant 'axes' input of node sq (Squeeze)"), Dropout or
+///     BatchNormalization in training mode, used outputs kiln does not compute.
+/// A static check: the importer reports everything found here in one error,
+/// but may still find an input it needs constant that import-time folding
+/// cannot compute (reported with the same wording) or an invalid model.
+std::vector<std::string>
+findUnsupportedOnnxFeatures(const onnx::ModelProto &model);
+
+/// Whether kiln has the ONNX element type (a TensorProto::DataType value).
+bool isSupportedOnnxElementType(int32_t onnxType);
 
 /// Reads a serialized TensorProto (.pb, as in ONNX conformance test data).
 /// Throws ref::Error naming the file on anything malformed or unsupported.
