@@ -1,6 +1,7 @@
 // Tests of the Halide backend: every supported op is JIT-compiled and run on
 // random inputs, then compared with the reference interpreter (evaluateOp), on
 // several shapes including sizes that are not multiples of the vector width.
+#include "KilnIRTest.h"
 #include "kiln/Codegen/HalideBackend.h"
 #include "kiln/Codegen/HalidePipeline.h"
 #include "kiln/IR/Interpreter.h"
@@ -40,21 +41,8 @@ struct Opts {
   std::vector<std::pair<unsigned, std::pair<int64_t, int64_t>>> argIntRange;
 };
 
-class HalideKernelTest : public ::testing::Test {
+class HalideKernelTest : public KilnIRTest {
 protected:
-  HalideKernelTest() {
-    mlir::DialectRegistry registry;
-    registry.insert<kiln::KilnDialect, mlir::func::FuncDialect>();
-    ctx.appendDialectRegistry(registry);
-    ctx.loadAllAvailableDialects();
-    handler.emplace(&ctx, [this](mlir::Diagnostic &d) {
-      std::string s;
-      llvm::raw_string_ostream os(s);
-      os << d.getLocation() << ": " << d.str();
-      diagnostics += s + "\n";
-      return mlir::success();
-    });
-  }
 
   mlir::func::FuncOp parse(const std::string &src) {
     module = mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
@@ -142,10 +130,7 @@ protected:
     }
   }
 
-  mlir::MLIRContext ctx;
-  std::optional<mlir::ScopedDiagnosticHandler> handler;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  std::string diagnostics;
   std::mt19937 rng{1234};
 };
 

@@ -1,5 +1,6 @@
 // Tests of the reference interpreter on parsed kiln IR and of the conversions
 // between ElementsAttr (dense and dense_resource) and ref::Tensor.
+#include "KilnIRTest.h"
 #include "kiln/IR/Interpreter.h"
 #include "kiln/IR/KilnDialect.h"
 #include "kiln/IR/TensorConversion.h"
@@ -18,21 +19,8 @@ using namespace kiln::ref;
 
 namespace {
 
-class InterpreterTest : public ::testing::Test {
+class InterpreterTest : public KilnIRTest {
 protected:
-  InterpreterTest() {
-    mlir::DialectRegistry registry;
-    registry.insert<kiln::KilnDialect, mlir::func::FuncDialect>();
-    ctx.appendDialectRegistry(registry);
-    ctx.loadAllAvailableDialects();
-    handler.emplace(&ctx, [this](mlir::Diagnostic &d) {
-      std::string s;
-      llvm::raw_string_ostream os(s);
-      os << d.getLocation() << ": " << d.str();
-      diagnostics += s + "\n";
-      return mlir::success();
-    });
-  }
 
   mlir::func::FuncOp parse(llvm::StringRef src, llvm::StringRef name = "main") {
     module = mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
@@ -41,10 +29,7 @@ protected:
     return module->lookupSymbol<mlir::func::FuncOp>(name);
   }
 
-  mlir::MLIRContext ctx;
-  std::optional<mlir::ScopedDiagnosticHandler> handler;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  std::string diagnostics;
 };
 
 Tensor F(Shape s, std::vector<float> v) {

@@ -4,6 +4,7 @@
 #ifndef KILN_TESTS_UNIT_LLVMBACKENDTESTHARNESS_H
 #define KILN_TESTS_UNIT_LLVMBACKENDTESTHARNESS_H
 
+#include "KilnIRTest.h"
 #include "kiln/Codegen/LLVMBackend.h"
 #include "kiln/IR/Interpreter.h"
 #include "kiln/IR/KilnDialect.h"
@@ -107,7 +108,7 @@ std::string op(const std::string &name, const std::vector<std::string> &args,
   return module(args, s, {result});
 }
 
-class LLVMBackendTest : public ::testing::Test {
+class LLVMBackendTest : public KilnIRTest {
 protected:
   static void SetUpTestSuite() {
     llvm::SmallString<128> d;
@@ -116,19 +117,6 @@ protected:
   }
   static void TearDownTestSuite() { llvm::sys::fs::remove_directories(dir); }
 
-  LLVMBackendTest() {
-    mlir::DialectRegistry registry;
-    registry.insert<kiln::KilnDialect, mlir::func::FuncDialect>();
-    ctx.appendDialectRegistry(registry);
-    ctx.loadAllAvailableDialects();
-    handler.emplace(&ctx, [this](mlir::Diagnostic &d) {
-      std::string s;
-      llvm::raw_string_ostream os(s);
-      os << d.getLocation() << ": " << d.str();
-      diagnostics += s + "\n";
-      return mlir::success();
-    });
-  }
 
   Tensor randomTensor(mlir::RankedTensorType type, const Opts &o,
                       unsigned arg) {
@@ -319,9 +307,6 @@ protected:
   inline static std::string dir;
   inline static int counter = 0;
   std::mt19937_64 rng{12345};
-  mlir::MLIRContext ctx;
-  std::optional<mlir::ScopedDiagnosticHandler> handler;
-  std::string diagnostics;
 };
 
 } // namespace llvm_backend_test
