@@ -171,16 +171,31 @@ TEST_F(LibraryModels, ModelFromEnvironment) {
 
 INSTANTIATE_TEST_SUITE_P(
     E2E, LibraryModels,
+    // Every committed exported model, through both backend choices.
     ::testing::Values(Case{"bert_op14", Backend::Auto},
-                      Case{"gpt2_op14", Backend::Auto},
-                      Case{"seq2seq_op14", Backend::Auto},
-                      Case{"moe_onehot_op14", Backend::Auto},
-                      Case{"moe_scatter_op14", Backend::Auto},
+                      Case{"bert_op17", Backend::Auto},
+                      Case{"bert_qscale_op14", Backend::Auto},
                       Case{"bert_qscale_op17", Backend::Auto},
+                      Case{"gpt2_op14", Backend::Auto},
+                      Case{"gpt2_op17", Backend::Auto},
+                      Case{"seq2seq_op14", Backend::Auto},
+                      Case{"seq2seq_op17", Backend::Auto},
+                      Case{"moe_onehot_op14", Backend::Auto},
+                      Case{"moe_onehot_op17", Backend::Auto},
+                      Case{"moe_scatter_op14", Backend::Auto},
+                      Case{"moe_scatter_op17", Backend::Auto},
                       Case{"bert_op14", Backend::LLVM},
+                      Case{"bert_op17", Backend::LLVM},
+                      Case{"bert_qscale_op14", Backend::LLVM},
+                      Case{"bert_qscale_op17", Backend::LLVM},
                       Case{"gpt2_op14", Backend::LLVM},
+                      Case{"gpt2_op17", Backend::LLVM},
                       Case{"seq2seq_op14", Backend::LLVM},
-                      Case{"moe_scatter_op14", Backend::LLVM}),
+                      Case{"seq2seq_op17", Backend::LLVM},
+                      Case{"moe_onehot_op14", Backend::LLVM},
+                      Case{"moe_onehot_op17", Backend::LLVM},
+                      Case{"moe_scatter_op14", Backend::LLVM},
+                      Case{"moe_scatter_op17", Backend::LLVM}),
     caseName);
 
 } // namespace
