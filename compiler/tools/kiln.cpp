@@ -415,7 +415,9 @@ static kiln::ref::Tensor randomInput(const kiln::library::TensorInfo &info,
 
 static double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
-  size_t i = std::min(v.size() - 1, (size_t)std::ceil(p * v.size()) - 1);
+  // Nearest rank: the smallest value with at least a fraction p of values <= it.
+  size_t rank = (size_t)std::ceil(p * v.size());
+  size_t i = std::min(v.size() - 1, rank == 0 ? 0 : rank - 1);
   return v[i];
 }
 
