@@ -1,6 +1,6 @@
 // kiln-conformance: runs ONNX's backend node tests (model.onnx +
-// test_data_set_*/*.pb) through a kiln backend, one forked child per test, and
-// counts passed/failed/unsupported (as kiln::findUnsupportedOnnxFeatures says).
+// test_data_set_*/*.pb) through kiln backends (interpreter, native libraries),
+// one forked child per test, and counts passed/failed/unsupported.
 #include "Backend.h"
 #include "Compare.h"
 #include "ExpectedFailures.h"
@@ -10,6 +10,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Regex.h"
@@ -36,8 +37,11 @@ namespace path = llvm::sys::path;
 static cl::opt<std::string>
     dataDir("data-dir", cl::init("/usr/share/libonnx-testdata/data/node"),
             cl::desc("folder of ONNX backend tests (one folder per test)"));
-static cl::opt<std::string> backendName("backend", cl::init("interpreter"),
-                                        cl::desc("how to run the models"));
+static cl::list<std::string> backendList(
+    "backend", cl::CommaSeparated,
+    cl::desc("how to run the models: interpreter (default), native (Halide "
+             "where supported, else LLVM), llvm, halide; several "
+             "(--backend=interpreter,native) run one after the other"));
 static cl::opt<std::string> filter("filter",
                                    cl::desc("run only tests matching REGEX"));
 static cl::opt<bool> listFailures(
@@ -48,19 +52,23 @@ static cl::opt<bool>
     listUnsupported("list-unsupported",
                     cl::desc("print each unsupported test with its reason"));
 static cl::opt<bool> verbose("v", cl::desc("print every test's result"));
-static cl::opt<std::string> expectedFile(
+static cl::list<std::string> expectedFiles(
     "expected-failures",
-    cl::desc("FILE of known failures ('test_name reason'): only other failures "
-             "fail the run"));
-static cl::opt<unsigned> minPassed(
-    "min-passed", cl::init(0),
-    cl::desc("fail the run when fewer tests pass (guards against a frontend "
-             "that calls everything unsupported)"));
+    cl::desc("[BACKEND=]FILE of known failures ('test_name reason'): only "
+             "other failures fail the run (no BACKEND=: every backend)"));
+static cl::list<std::string> minPassedList(
+    "min-passed",
+    cl::desc("[BACKEND=]N: fail the run when fewer tests pass (guards against "
+             "a frontend that calls everything unsupported)"));
+static cl::opt<std::string>
+    shard("shard", cl::desc("I/N: run only the tests whose index in the sorted "
+                            "(filtered) list is I modulo N"));
 static cl::opt<unsigned> jobs("j", cl::init(2),
                               cl::desc("tests run at once (forked children)"));
-static cl::opt<unsigned>
-    timeoutSec("timeout", cl::init(30),
-               cl::desc("seconds per test before it is killed"));
+static cl::opt<unsigned> timeoutSec(
+    "timeout", cl::init(30),
+    cl::desc("seconds per test before it is killed (native backends: 4x, "
+             "they compile)"));
 static cl::opt<bool>
     noFork("no-fork", cl::desc("run tests in this process (for debuggers)"));
 static cl::opt<double> relTol("rtol", cl::init(1e-3),
@@ -70,7 +78,14 @@ static cl::opt<double> absTol("atol", cl::init(1e-5),
 
 namespace {
 
-enum class Outcome { Passed, Failed, Unsupported };
+/// UnsupportedNative: the frontend imports the model but no allowed kernel
+/// backend compiles one of its ops (emitLibrary says so).
+enum class Outcome { Passed, Failed, Unsupported, UnsupportedNative };
+
+/// The backend the children run, and the settings of the native ones (the
+/// parent sets both before forking).
+std::string backendName;
+BackendOptions backendOptions;
 
 struct Result {
   Outcome outcome = Outcome::Failed;
@@ -152,7 +167,8 @@ std::optional<Result> classifyModel(const std::string &modelPath) {
 Result runTest(const std::string &testDir) {
   Result r;
   std::string error;
-  std::unique_ptr<Backend> backend = createBackend(backendName, error);
+  std::unique_ptr<Backend> backend =
+      createBackend(backendName, error, backendOptions);
   if (!backend)
     return {Outcome::Failed, error};
   std::string modelPath = join(testDir, "model.onnx");
@@ -186,6 +202,8 @@ Result runTest(const std::string &testDir) {
                   " input files for a model with " +
                   std::to_string(backend->inputNames().size()) + " inputs"};
     st = backend->run(inputs, outputs);
+    if (st.kind == FailureKind::Unsupported)
+      return {Outcome::UnsupportedNative, st.message};
     if (!st.ok())
       return {Outcome::Failed, "run: " + st.message};
     if (outputs.size() < expected.size())
@@ -232,7 +250,7 @@ bool writeAll(int fd, const std::string &s) {
   return true;
 }
 
-/// Forks a child that runs one test and writes "<P|F|U><message>" to a pipe;
+/// Forks a child that runs one test and writes "<P|F|U|N><message>" to a pipe;
 /// its stdout/stderr go to a second pipe, kept for crash reports.
 bool startChild(const std::string &testDir, size_t index, Child &c) {
   int res[2], log[2];
@@ -260,9 +278,10 @@ bool startChild(const std::string &testDir, size_t index, Child &c) {
                          8ull << 30}; // a runaway allocation fails, not OOM
     setrlimit(RLIMIT_AS, &lim);
     Result r = runTestGuarded(testDir);
-    const char kind = r.outcome == Outcome::Passed        ? 'P'
-                      : r.outcome == Outcome::Unsupported ? 'U'
-                                                          : 'F';
+    const char kind = r.outcome == Outcome::Passed              ? 'P'
+                      : r.outcome == Outcome::Unsupported       ? 'U'
+                      : r.outcome == Outcome::UnsupportedNative ? 'N'
+                                                                : 'F';
     writeAll(res[1], std::string(1, kind) + r.message);
     _exit(0);
   }
@@ -279,6 +298,9 @@ std::string signalText(int sig) {
          ")";
 }
 
+/// Seconds a child may run (set per backend).
+unsigned limitSec = 30;
+
 /// The child's verdict once it has exited with `status`.
 Result finishChild(const Child &c, int status) {
   std::string tail =
@@ -289,7 +311,7 @@ Result finishChild(const Child &c, int status) {
   };
   if (c.killed)
     return {Outcome::Failed,
-            withLog("timed out after " + std::to_string(timeoutSec) + " s")};
+            withLog("timed out after " + std::to_string(limitSec) + " s")};
   if (WIFSIGNALED(status))
     return {Outcome::Failed, withLog(signalText(WTERMSIG(status)))};
   if (c.result.empty())
@@ -299,6 +321,7 @@ Result finishChild(const Child &c, int status) {
   Result r;
   r.outcome = c.result[0] == 'P'   ? Outcome::Passed
               : c.result[0] == 'U' ? Outcome::Unsupported
+              : c.result[0] == 'N' ? Outcome::UnsupportedNative
                                    : Outcome::Failed;
   r.message = c.result.substr(1);
   return r;
@@ -345,7 +368,7 @@ std::vector<Result> runForked(const std::vector<std::string> &dirs) {
           *fd = -1;
         }
       }
-      if (!c.killed && now - c.start > std::chrono::seconds(timeoutSec)) {
+      if (!c.killed && now - c.start > std::chrono::seconds(limitSec)) {
         kill(c.pid, SIGKILL);
         c.killed = true;
       }
@@ -363,53 +386,53 @@ std::vector<Result> runForked(const std::vector<std::string> &dirs) {
   return results;
 }
 
+/// The summary line of each backend run, repeated at the end.
+std::vector<std::string> summaries;
+
 /// The first line of a message, shortened for one-line reports.
 std::string firstLine(const std::string &m, size_t max = 240) {
   std::string s = llvm::StringRef(m).trim().split('\n').first.str();
   return s.size() > max ? s.substr(0, max) + "..." : s;
 }
 
-} // namespace
+/// The value of a `[BACKEND=]VALUE` list for `backend`: its own entry, else
+/// one without a backend, else "".
+std::string forBackend(const cl::list<std::string> &list,
+                       const std::string &backend) {
+  std::string plain;
+  for (const std::string &e : list) {
+    auto [b, v] = llvm::StringRef(e).split('=');
+    if (v.empty() && !llvm::StringRef(e).contains('='))
+      plain = e;
+    else if (b == backend)
+      return v.str();
+  }
+  return plain;
+}
 
-int main(int argc, char **argv) {
-  cl::ParseCommandLineOptions(
-      argc, argv, "kiln-conformance: ONNX backend node tests on kiln\n");
-  if (!fs::is_directory(dataDir)) {
-    llvm::errs() << "kiln-conformance: no test data at " << dataDir
-                 << " (install libonnx-testdata); skipping\n";
-    return 77; // ctest SKIP_RETURN_CODE
-  }
+/// Runs `dirs` on backendName and prints its results and the summary line;
+/// returns false when the run fails (unexpected failures, too few passed).
+bool runBackend(const std::vector<std::string> &names,
+                const std::vector<std::string> &dirs,
+                const std::vector<std::string> &allNames) {
   std::string err;
-  if (!createBackend(backendName, err)) {
-    llvm::errs() << "kiln-conformance: " << err << "\n";
-    return 2;
-  }
-  llvm::Regex re(filter.empty() ? std::string(".*") : std::string(filter));
-  if (!re.isValid(err)) {
-    llvm::errs() << "kiln-conformance: bad --filter: " << err << "\n";
-    return 2;
-  }
+  std::string expectedFile = forBackend(expectedFiles, backendName);
   ExpectedFailures expected;
   if (!expectedFile.empty() && !expected.read(expectedFile, err)) {
     llvm::errs() << "kiln-conformance: " << err << "\n";
-    return 2;
+    return false;
   }
-
-  std::vector<std::string> names, dirs, allNames;
-  std::error_code ec;
-  for (fs::directory_iterator it(dataDir, ec), end; it != end && !ec;
-       it.increment(ec)) {
-    std::string name = path::filename(it->path()).str();
-    if (!fs::exists(join(it->path(), "model.onnx")))
-      continue;
-    allNames.push_back(name);
-    if (re.match(name))
-      names.push_back(name);
+  unsigned minPassed = 0;
+  std::string minText = forBackend(minPassedList, backendName);
+  if (!minText.empty() &&
+      llvm::StringRef(minText).getAsInteger(10, minPassed)) {
+    llvm::errs() << "kiln-conformance: bad --min-passed '" << minText << "'\n";
+    return false;
   }
-  std::sort(names.begin(), names.end());
-  for (const std::string &n : names)
-    dirs.push_back(join(dataDir, n));
+  bool native = backendName != "interpreter";
+  limitSec = native ? 4 * timeoutSec : unsigned(timeoutSec);
 
+  auto t0 = std::chrono::steady_clock::now();
   std::vector<Result> results;
   if (noFork) {
     for (const std::string &d : dirs)
@@ -417,8 +440,12 @@ int main(int argc, char **argv) {
   } else {
     results = runForked(dirs);
   }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
 
-  unsigned passed = 0, failed = 0, unsupported = 0, unexpected = 0;
+  unsigned passed = 0, failed = 0, unsupported = 0, unsupportedNative = 0,
+           unexpected = 0;
   std::vector<std::string> fixed, nowUnsupported;
   for (size_t i = 0; i < names.size(); ++i) {
     const Result &r = results[i];
@@ -432,12 +459,17 @@ int main(int argc, char **argv) {
         llvm::outs() << "PASS " << names[i] << "\n";
       break;
     case Outcome::Unsupported:
+    case Outcome::UnsupportedNative:
       ++unsupported;
+      if (r.outcome == Outcome::UnsupportedNative)
+        ++unsupportedNative;
       if (reason)
         nowUnsupported.push_back(names[i]);
       if (verbose || listUnsupported)
-        llvm::outs() << "UNSUPPORTED " << names[i] << ": "
-                     << firstLine(r.message) << "\n";
+        llvm::outs() << (r.outcome == Outcome::UnsupportedNative
+                             ? "UNSUPPORTED (" + backendName + ") "
+                             : std::string("UNSUPPORTED "))
+                     << names[i] << ": " << firstLine(r.message) << "\n";
       break;
     case Outcome::Failed:
       ++failed;
@@ -449,7 +481,8 @@ int main(int argc, char **argv) {
     }
   }
   if (listFailures) {
-    llvm::outs() << "# failing tests (--expected-failures format):\n";
+    llvm::outs() << "# failing tests on " << backendName
+                 << " (--expected-failures format):\n";
     for (size_t i = 0; i < names.size(); ++i)
       if (results[i].outcome == Outcome::Failed)
         llvm::outs() << names[i] << "  " << firstLine(results[i].message, 160)
@@ -464,17 +497,110 @@ int main(int argc, char **argv) {
     llvm::outs() << "NOTE " << n << ": in " << expectedFile
                  << " but no such test in " << dataDir << "\n";
 
-  llvm::outs() << "conformance (" << backendName << "): " << passed
-               << " passed, " << failed << " failed, " << unsupported
-               << " unsupported";
+  std::string line;
+  llvm::raw_string_ostream os(line);
+  os << "conformance (" << backendName << "): " << passed << " passed, "
+     << failed << " failed, " << unsupported << " unsupported";
+  if (native)
+    os << " (" << unsupportedNative << " by the " << backendName
+       << " kernel backends)";
   if (!expectedFile.empty())
-    llvm::outs() << " (" << failed - unexpected << " expected failures, "
-                 << unexpected << " unexpected, " << fixed.size() << " fixed)";
-  llvm::outs() << "\n";
+    os << " (" << failed - unexpected << " expected failures, " << unexpected
+       << " unexpected, " << fixed.size() << " fixed)";
+  os << llvm::format(" in %.0f s", seconds);
+  summaries.push_back(line);
+  llvm::outs() << line << "\n";
   if (passed < minPassed) {
-    llvm::outs() << "conformance: only " << passed
+    llvm::outs() << "conformance (" << backendName << "): only " << passed
                  << " passed, --min-passed is " << minPassed << "\n";
-    return 1;
+    return false;
   }
-  return unexpected ? 1 : 0;
+  return unexpected == 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  cl::ParseCommandLineOptions(
+      argc, argv, "kiln-conformance: ONNX backend node tests on kiln\n");
+  if (!fs::is_directory(dataDir)) {
+    llvm::errs() << "kiln-conformance: no test data at " << dataDir
+                 << " (install libonnx-testdata); skipping\n";
+    return 77; // ctest SKIP_RETURN_CODE
+  }
+  std::vector<std::string> backends(backendList.begin(), backendList.end());
+  if (backends.empty())
+    backends.push_back("interpreter");
+  std::string err;
+  for (const std::string &b : backends)
+    if (!createBackend(b, err)) {
+      llvm::errs() << "kiln-conformance: " << err << "\n";
+      return 2;
+    }
+  llvm::Regex re(filter.empty() ? std::string(".*") : std::string(filter));
+  if (!re.isValid(err)) {
+    llvm::errs() << "kiln-conformance: bad --filter: " << err << "\n";
+    return 2;
+  }
+  unsigned shardIndex = 0, shardCount = 1;
+  if (!shard.empty()) {
+    auto [i, n] = llvm::StringRef(shard).split('/');
+    if (i.getAsInteger(10, shardIndex) || n.getAsInteger(10, shardCount) ||
+        shardCount == 0 || shardIndex >= shardCount) {
+      llvm::errs() << "kiln-conformance: bad --shard '" << shard
+                   << "' (expected I/N with I < N)\n";
+      return 2;
+    }
+  }
+
+  std::vector<std::string> names, dirs, allNames;
+  std::error_code ec;
+  for (fs::directory_iterator it(dataDir, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    std::string name = path::filename(it->path()).str();
+    if (!fs::exists(join(it->path(), "model.onnx")))
+      continue;
+    allNames.push_back(name);
+    if (re.match(name))
+      names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  if (shardCount > 1) {
+    std::vector<std::string> picked;
+    for (size_t i = 0; i < names.size(); ++i)
+      if (i % shardCount == shardIndex)
+        picked.push_back(names[i]);
+    names = std::move(picked);
+  }
+  for (const std::string &n : names)
+    dirs.push_back(join(dataDir, n));
+
+  // Native backends build in one temporary folder per run (libraries and,
+  // unless $KILN_CACHE_DIR is set, an empty kernel cache shared by the
+  // children), removed at the end even when children crash.
+  llvm::SmallString<128> workDir;
+  bool anyNative = llvm::any_of(
+      backends, [](const std::string &b) { return b != "interpreter"; });
+  if (anyNative) {
+    if (std::error_code e =
+            fs::createUniqueDirectory("kiln-conformance", workDir)) {
+      llvm::errs() << "kiln-conformance: cannot make a temporary folder: "
+                   << e.message() << "\n";
+      return 2;
+    }
+    backendOptions.workDir = std::string(workDir);
+    backendOptions.compileJobs = 1; // the children already run in parallel
+  }
+
+  bool ok = true;
+  for (const std::string &b : backends) {
+    backendName = b;
+    ok &= runBackend(names, dirs, allNames);
+  }
+  if (backends.size() > 1)
+    for (const std::string &line : summaries)
+      llvm::outs() << line << "\n";
+  if (anyNative && !std::getenv("KILN_TEST_KEEP"))
+    fs::remove_directories(workDir);
+  return ok ? 0 : 1;
 }

@@ -1,6 +1,6 @@
 // How the e2e and conformance runners execute a model: a small interface with
-// one implementation per way of running (the reference interpreter now,
-// compiled libraries later).
+// one implementation per way of running (the reference interpreter, or native
+// libraries compiled with kiln's default pipeline and emitLibrary).
 #ifndef KILN_TESTS_E2E_BACKEND_H
 #define KILN_TESTS_E2E_BACKEND_H
 
@@ -45,10 +45,29 @@ public:
                      std::vector<ref::Tensor> &outputs) = 0;
 };
 
-/// The backend called `name` ("interpreter"); null with `error` set when
-/// unknown.
+/// Settings of the native backends (ignored by the interpreter).
+struct BackendOptions {
+  /// Folder the libraries are built in (one sub-folder per load, removed with
+  /// the backend); "" makes a temporary folder, removed with the backend.
+  std::string workDir;
+  /// Kernel cache; "" means $KILN_CACHE_DIR when set, else a `cache` folder in
+  /// the temporary work folder (empty at start, so compile times are honest).
+  std::string cacheDir;
+  /// Parallel kernel compilations and run-time threads (0: the machine's
+  /// cores).
+  int compileJobs = 0;
+  int threads = 0;
+};
+
+/// The backend called `name` ("interpreter"; "native": Halide where it
+/// supports an op, else LLVM; "llvm" or "halide": that kernel backend only);
+/// null with `error` set when unknown. A native backend compiles at the first
+/// run(), with the graph inputs pinned to the shapes of the tensors given,
+/// and again when later inputs have other shapes. Ops that no allowed kernel
+/// backend compiles make load()/run() answer FailureKind::Unsupported.
 std::unique_ptr<Backend> createBackend(const std::string &name,
-                                       std::string &error);
+                                       std::string &error,
+                                       const BackendOptions &options = {});
 /// The names createBackend accepts, comma-separated (for --help and errors).
 const char *backendNames();
 

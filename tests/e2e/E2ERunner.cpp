@@ -20,8 +20,11 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
                                      cl::desc("<model directory>"));
-static cl::opt<std::string> backendName("backend", cl::init("interpreter"),
-                                        cl::desc("how to run the model"));
+static cl::opt<std::string> backendName(
+    "backend", cl::init("interpreter"),
+    cl::desc("how to run the model: interpreter, native (a library compiled "
+             "for the inputs' shapes; Halide where supported, else LLVM), "
+             "llvm, halide"));
 static cl::opt<std::string>
     expectedDir("outputs", cl::desc("directory of expected <output>.npy files "
                                     "(default: MODEL_DIR/outputs)"));
