@@ -2,6 +2,8 @@
 // pipeline and emits IR or a native library; `kiln run` executes a model.
 #include "kiln/Codegen/Library.h"
 #include "kiln/Compiler/Driver.h"
+#include "kiln/Compiler/DotExport.h"
+#include "kiln/Compiler/KernelDump.h"
 #include "kiln/IR/Interpreter.h"
 #include "kiln/IR/KilnDialect.h"
 #include "kiln/Reference/Npy.h"
@@ -129,8 +131,16 @@ static LogicalResult optimize(ModuleOp module) {
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   if (!passPipeline.empty()) {
-    if (failed(parsePassPipeline(passPipeline, pm, llvm::errs())))
+    // The text names its anchor ("builtin.module(...)"); a bare list of passes
+    // ("canonicalize,cse") runs on the module. Parsing into `pm` directly
+    // would nest a second builtin.module level that matches nothing.
+    std::string text = passPipeline;
+    if (!StringRef(text).starts_with("builtin.module("))
+      text = "builtin.module(" + text + ")";
+    FailureOr<OpPassManager> parsed = parsePassPipeline(text, llvm::errs());
+    if (failed(parsed))
       return failure();
+    static_cast<OpPassManager &>(pm) = std::move(*parsed);
   } else if (!noOptimize) {
 #ifdef KILN_HAVE_PASSES
     kiln::buildDefaultPipeline(pm, /*report=*/stats);
@@ -142,6 +152,8 @@ static LogicalResult optimize(ModuleOp module) {
   if (printAfterAll || !printAfter.empty()) {
     std::set<std::string> names(printAfter.begin(), printAfter.end());
     bool all = printAfterAll;
+    // Module-scope IR printing aborts on a multi-threaded context.
+    module.getContext()->disableMultithreading();
     pm.enableIRPrinting(
         [](Pass *, Operation *) { return false; },
         [all, names](Pass *p, Operation *) {
@@ -202,8 +214,42 @@ static int compileMain(MLIRContext &ctx) {
     kiln::printModule(*module, os, /*elideWeights=*/false);
     return 0;
   }
+  if (emit == "dot") {
+    if (outDir.empty())
+      return failed(kiln::exportDot(*module, llvm::outs())) ? 1 : 0;
+    if (auto ec = llvm::sys::fs::create_directories(outDir))
+      return fail("cannot create output directory '" + outDir + "': " + ec.message());
+    std::string path = outDir + "/" + modelStem() + ".dot";
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec)
+      return fail("cannot write '" + path + "': " + ec.message());
+    if (failed(kiln::exportDot(*module, os)))
+      return 1;
+    llvm::outs() << "wrote " << path << "\n";
+    return 0;
+  }
+  if (emit == "halide" || emit == "asm") {
+    if (outDir.empty())
+      return fail("--emit=" + emit + " needs an output directory: -o OUTDIR");
+    auto lib = libraryOptions(outDir, modelStem());
+    if (failed(lib))
+      return 1;
+    kiln::KernelDumpOptions dump;
+    dump.outDir = outDir;
+    dump.kind = emit == "halide" ? kiln::KernelDumpKind::HalideStmt
+                                 : kiln::KernelDumpKind::Assembly;
+    dump.backend = lib->backend;
+    dump.target = lib->target;
+    dump.threads = lib->threads;
+    FailureOr<std::string> index = kiln::dumpKernels(*module, dump);
+    if (failed(index))
+      return 1;
+    llvm::outs() << "wrote " << *index << "\n";
+    return 0;
+  }
   if (emit != "lib")
-    return fail("--emit=" + emit + " is not implemented yet (use lib or ir)");
+    return fail("--emit=" + emit + " is not implemented (use lib, ir, dot, halide or asm)");
   if (outDir.empty())
     return fail("--emit=lib needs an output directory: -o OUTDIR");
   auto opts = libraryOptions(outDir, modelStem());
