@@ -103,6 +103,11 @@ static cl::opt<int> runs("runs", cl::desc("Timed runs"), cl::init(20), cl::sub(b
 static cl::opt<int> warmup("warmup", cl::desc("Untimed runs first"), cl::init(3),
                            cl::sub(benchCmd));
 static cl::opt<bool> jsonOut("json", cl::desc("Print one JSON object"), cl::sub(benchCmd));
+static cl::opt<double> peakGflops(
+    "peak-gflops",
+    cl::desc("The machine's measured FP32 peak (GFLOP/s) for the % of peak column "
+             "(benchmarks/peak_flops.c measures it)"),
+    cl::init(0), cl::sub(benchCmd));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "kiln: error: " << msg << "\n";
@@ -467,6 +472,35 @@ static double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
+/// FLOPs per call of each profiled step, from the library's build report
+/// (OUTDIR/N.json beside libN.so); empty when the report is missing.
+static std::map<std::string, double> stepFlops(StringRef libPath, StringRef name) {
+  std::map<std::string, double> out;
+  SmallString<256> path = llvm::sys::path::parent_path(libPath);
+  llvm::sys::path::append(path, name + ".json");
+  auto buf = llvm::MemoryBuffer::getFile(path);
+  if (!buf)
+    return out;
+  auto json = llvm::json::parse(buf.get()->getBuffer());
+  if (!json) {
+    llvm::consumeError(json.takeError());
+    return out;
+  }
+  const llvm::json::Object *o = json->getAsObject();
+  if (!o || !o->getArray("kernels") || !o->getArray("step_list"))
+    return out;
+  std::map<std::string, double> byFunction;
+  for (const llvm::json::Value &k : *o->getArray("kernels"))
+    if (auto *ko = k.getAsObject())
+      if (auto fn = ko->getString("function"))
+        byFunction[fn->str()] = ko->getNumber("flops").value_or(0);
+  for (const llvm::json::Value &st : *o->getArray("step_list"))
+    if (auto *so = st.getAsObject())
+      if (auto n = so->getString("name"); n && so->getString("function"))
+        out.emplace(n->str(), byFunction[so->getString("function")->str()]);
+  return out;
+}
+
 static int benchMain(MLIRContext &ctx) {
   auto named = readInputs();
   if (failed(named))
@@ -477,6 +511,14 @@ static int benchMain(MLIRContext &ctx) {
   if (failed(model))
     return 1;
   kiln::library::LoadedModel &m = **model;
+  std::string libPath = modelPath;
+  if (!StringRef(modelPath).ends_with(".so")) {
+    auto compiled = compileToCache(ctx, *named); // already built: only finds it
+    if (failed(compiled))
+      return 1;
+    libPath = *compiled;
+  }
+  std::map<std::string, double> flops = stepFlops(libPath, m.name());
   std::mt19937 rng(42);
   std::vector<kiln::ref::Tensor> inputs, outputs;
   for (auto &info : m.inputs()) {
@@ -508,28 +550,60 @@ static int benchMain(MLIRContext &ctx) {
   double total = 0;
   for (auto &s : steps)
     total += s.seconds;
+  int profiled = std::max(1, (int)runs / 2);
+  double modelFlops = 0;
+  for (auto &s : steps)
+    modelFlops += flops.count(s.name) ? flops[s.name] * s.calls / profiled : 0;
+  // GFLOP/s of a step from its profiled time; 0 when it does no counted arithmetic.
+  auto gflops = [&](const kiln::library::LoadedModel::StepTime &s) {
+    double f = flops.count(s.name) ? flops[s.name] * s.calls : 0;
+    return s.seconds > 0 ? f / s.seconds * 1e-9 : 0.0;
+  };
   if (jsonOut) {
     llvm::json::Array kernels;
     for (auto &s : steps)
       kernels.push_back(llvm::json::Object{
           {"name", s.name},
           {"calls", s.calls},
-          {"ms_per_run", s.calls ? 1e3 * s.seconds / std::max(1, (int)runs / 2) : 0.0},
-          {"share", total > 0 ? s.seconds / total : 0.0}});
-    llvm::json::Object o{{"model", modelPath},   {"threads", m.threads()},
-                         {"runs", (int)runs},    {"median_ms", median},
-                         {"p90_ms", p90},        {"min_ms", percentile(ms, 0)},
+          {"ms_per_run", 1e3 * s.seconds / profiled},
+          {"share", total > 0 ? s.seconds / total : 0.0},
+          {"flops_per_run", flops.count(s.name) ? flops[s.name] * s.calls / profiled : 0.0},
+          {"gflops", gflops(s)},
+          {"pct_peak", peakGflops > 0 ? 100 * gflops(s) / peakGflops : 0.0}});
+    llvm::json::Object o{{"model", modelPath},
+                         {"threads", m.threads()},
+                         {"runs", (int)runs},
+                         {"median_ms", median},
+                         {"p90_ms", p90},
+                         {"min_ms", percentile(ms, 0)},
+                         {"gflop", modelFlops * 1e-9},
+                         {"gflops", modelFlops / median * 1e-6},
+                         {"peak_gflops", peakGflops.getValue()},
                          {"kernels", std::move(kernels)}};
     llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(o))) << "\n";
     return 0;
   }
   llvm::outs() << llvm::formatv("{0}: {1} runs, {2} threads: median {3:F3} ms, p90 {4:F3} ms\n",
                                 modelPath, (int)runs, m.threads(), median, p90);
-  llvm::outs() << "per kernel (profiled runs):\n";
-  int profiled = std::max(1, (int)runs / 2);
-  for (auto &s : steps)
-    llvm::outs() << llvm::formatv("  {0,9:F3} ms {1,5:F1}%  {2}\n", 1e3 * s.seconds / profiled,
-                                  total > 0 ? 100 * s.seconds / total : 0.0, s.name);
+  if (modelFlops > 0) {
+    llvm::outs() << llvm::formatv("  {0:F2} GFLOP per run (matmuls and attention): {1:F1} GFLOP/s",
+                                  modelFlops * 1e-9, modelFlops / median * 1e-6);
+    if (peakGflops > 0)
+      llvm::outs() << llvm::formatv(", {0:F1}% of the {1:F1} GFLOP/s peak",
+                                    100 * modelFlops / median * 1e-6 / peakGflops,
+                                    peakGflops.getValue());
+    llvm::outs() << "\n";
+  }
+  llvm::outs() << "per kernel (profiled runs):     ms/run  share  GFLOP/s"
+               << (peakGflops > 0 ? "  %peak" : "") << "\n";
+  for (auto &s : steps) {
+    llvm::outs() << llvm::formatv("  {0,-30} {1,9:F3} {2,5:F1}% {3,8:F1}", s.name,
+                                  1e3 * s.seconds / profiled,
+                                  total > 0 ? 100 * s.seconds / total : 0.0, gflops(s));
+    if (peakGflops > 0)
+      llvm::outs() << llvm::formatv(" {0,6:F1}", 100 * gflops(s) / peakGflops);
+    llvm::outs() << "\n";
+  }
   return 0;
 }
 

@@ -188,7 +188,8 @@ void writeReportJson(const LibraryReport &r, const Program &prog,
                            {"key", k.key},
                            {"uses", k.uses},
                            {"cache_hit", k.cacheHit},
-                           {"compile_seconds", k.compileSeconds}});
+                           {"compile_seconds", k.compileSeconds},
+                           {"flops", k.flops}});
   llvm::json::Array steps;
   for (const Step &s : prog.steps)
     steps.push_back(llvm::json::Object{
@@ -380,6 +381,7 @@ llvm::FailureOr<LibraryReport> emitLibrary(mlir::ModuleOp module,
     kr.uses = k.uses;
     kr.cacheHit = k.cacheHit;
     kr.compileSeconds = k.seconds;
+    kr.flops = kernelFlops(k.op);
     (k.cacheHit ? report.cacheHits : report.cacheMisses)++;
     report.kernels.push_back(std::move(kr));
   }

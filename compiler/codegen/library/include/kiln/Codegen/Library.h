@@ -60,6 +60,7 @@ struct KernelReport {
   unsigned uses = 0;    // steps that call it
   bool cacheHit = false;
   double compileSeconds = 0;
+  double flops = 0;     // floating-point ops per call (matmul-like ops; 0 otherwise)
 };
 
 /// What emitLibrary built; `kiln compile --stats` prints it, and it is also
@@ -84,6 +85,11 @@ struct LibraryReport {
 /// (on the op or argument at fault) and failure.
 llvm::FailureOr<LibraryReport> emitLibrary(mlir::ModuleOp module,
                                            const LibraryOptions &opts);
+
+/// Floating-point operations of one call of `op`: 2·M·N·K for matmul, gemm and
+/// fused_matmul, 4·B·H·Sq·Sk·D for attention (Q·Kᵀ and P·V); 0 for other ops,
+/// whose cost is memory traffic rather than arithmetic.
+double kernelFlops(mlir::Operation *op);
 
 /// Prints the report as `kiln compile --stats` shows it.
 void printLibraryReport(const LibraryReport &report, llvm::raw_ostream &os);
