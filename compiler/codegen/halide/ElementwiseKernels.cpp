@@ -3,6 +3,7 @@
 #include "Lowering.h"
 
 #include "kiln/IR/KilnDialect.h"
+#include "kiln/IR/OpKinds.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -173,46 +174,10 @@ bool lowerCast(KernelBuilder &kb) {
   return true;
 }
 
-enum class Bin {
-  Add,
-  Sub,
-  Mul,
-  Div,
-  Pow,
-  Max,
-  Min,
-  Mod,
-  FMod,
-  Eq,
-  Lt,
-  Le,
-  Gt,
-  Ge,
-  And,
-  Or,
-  Xor
-};
+using Bin = ref::BinaryKind;
 
 bool lowerBinary(KernelBuilder &kb) {
-  std::optional<Bin> kind =
-      llvm::TypeSwitch<mlir::Operation *, std::optional<Bin>>(kb.op)
-          .Case([](AddOp) { return Bin::Add; })
-          .Case([](SubOp) { return Bin::Sub; })
-          .Case([](MulOp) { return Bin::Mul; })
-          .Case([](DivOp) { return Bin::Div; })
-          .Case([](PowOp) { return Bin::Pow; })
-          .Case([](MaxOp) { return Bin::Max; })
-          .Case([](MinOp) { return Bin::Min; })
-          .Case([](ModOp m) { return m.getFmod() ? Bin::FMod : Bin::Mod; })
-          .Case([](EqualOp) { return Bin::Eq; })
-          .Case([](LessOp) { return Bin::Lt; })
-          .Case([](LessOrEqualOp) { return Bin::Le; })
-          .Case([](GreaterOp) { return Bin::Gt; })
-          .Case([](GreaterOrEqualOp) { return Bin::Ge; })
-          .Case([](AndOp) { return Bin::And; })
-          .Case([](OrOp) { return Bin::Or; })
-          .Case([](XorOp) { return Bin::Xor; })
-          .Default([](mlir::Operation *) { return std::nullopt; });
+  std::optional<Bin> kind = binaryKind(kb.op);
   if (!kind)
     return false;
   ref::DType da = kb.operandDType(0), db = kb.operandDType(1);
@@ -267,15 +232,15 @@ bool lowerBinary(KernelBuilder &kb) {
       if (isF)
         return a - b * trunc(a / b);
       return a - truncDiv(a, b) * b;
-    case Bin::Eq:
+    case Bin::Equal:
       return a == b;
-    case Bin::Lt:
+    case Bin::Less:
       return a < b;
-    case Bin::Le:
+    case Bin::LessOrEqual:
       return a <= b;
-    case Bin::Gt:
+    case Bin::Greater:
       return a > b;
-    case Bin::Ge:
+    case Bin::GreaterOrEqual:
       return a >= b;
     case Bin::And:
       return a && b;

@@ -3,6 +3,7 @@
 #include "KernelBuilder.h"
 
 #include "kiln/IR/KilnDialect.h"
+#include "kiln/IR/OpKinds.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -13,86 +14,8 @@ using namespace kiln::llvmgen::detail;
 
 namespace {
 
-enum class Un {
-  Identity,
-  Neg,
-  Abs,
-  Sqrt,
-  Reciprocal,
-  Exp,
-  Log,
-  Erf,
-  Tanh,
-  Relu,
-  Sigmoid,
-  Sin,
-  Cos,
-  Floor,
-  Ceil,
-  Not
-};
-
-std::optional<Un> unaryOf(Operation *op) {
-  return llvm::TypeSwitch<Operation *, std::optional<Un>>(op)
-      .Case([](IdentityOp) { return Un::Identity; })
-      .Case([](NegOp) { return Un::Neg; })
-      .Case([](AbsOp) { return Un::Abs; })
-      .Case([](SqrtOp) { return Un::Sqrt; })
-      .Case([](ReciprocalOp) { return Un::Reciprocal; })
-      .Case([](ExpOp) { return Un::Exp; })
-      .Case([](LogOp) { return Un::Log; })
-      .Case([](ErfOp) { return Un::Erf; })
-      .Case([](TanhOp) { return Un::Tanh; })
-      .Case([](ReluOp) { return Un::Relu; })
-      .Case([](SigmoidOp) { return Un::Sigmoid; })
-      .Case([](SinOp) { return Un::Sin; })
-      .Case([](CosOp) { return Un::Cos; })
-      .Case([](FloorOp) { return Un::Floor; })
-      .Case([](CeilOp) { return Un::Ceil; })
-      .Case([](NotOp) { return Un::Not; })
-      .Default([](Operation *) { return std::nullopt; });
-}
-
-enum class Bin {
-  Add,
-  Sub,
-  Mul,
-  Div,
-  Pow,
-  Max,
-  Min,
-  Mod,
-  FMod,
-  Eq,
-  Lt,
-  Le,
-  Gt,
-  Ge,
-  And,
-  Or,
-  Xor
-};
-
-std::optional<Bin> binaryOf(Operation *op) {
-  return llvm::TypeSwitch<Operation *, std::optional<Bin>>(op)
-      .Case([](AddOp) { return Bin::Add; })
-      .Case([](SubOp) { return Bin::Sub; })
-      .Case([](MulOp) { return Bin::Mul; })
-      .Case([](DivOp) { return Bin::Div; })
-      .Case([](PowOp) { return Bin::Pow; })
-      .Case([](MaxOp) { return Bin::Max; })
-      .Case([](MinOp) { return Bin::Min; })
-      .Case([](ModOp m) { return m.getFmod() ? Bin::FMod : Bin::Mod; })
-      .Case([](EqualOp) { return Bin::Eq; })
-      .Case([](LessOp) { return Bin::Lt; })
-      .Case([](LessOrEqualOp) { return Bin::Le; })
-      .Case([](GreaterOp) { return Bin::Gt; })
-      .Case([](GreaterOrEqualOp) { return Bin::Ge; })
-      .Case([](AndOp) { return Bin::And; })
-      .Case([](OrOp) { return Bin::Or; })
-      .Case([](XorOp) { return Bin::Xor; })
-      .Default([](Operation *) { return std::nullopt; });
-}
+using Un = ref::UnaryKind;
+using Bin = ref::BinaryKind;
 
 Value unaryScalar(OpBuilder &b, Location loc, Un k, Value x) {
   Type t = x.getType();
@@ -220,13 +143,13 @@ Value binaryScalar(OpBuilder &b, Location loc, Bin k, Value x, Value y) {
       return arith::OrIOp::create(b, loc, p, q);
     return arith::XOrIOp::create(b, loc, p, q);
   }
-  if (k == Bin::Eq || k == Bin::Lt || k == Bin::Le || k == Bin::Gt ||
-      k == Bin::Ge) {
+  if (k == Bin::Equal || k == Bin::Less || k == Bin::LessOrEqual || k == Bin::Greater ||
+      k == Bin::GreaterOrEqual) {
     if (kind == Kind::Float) {
-      arith::CmpFPredicate p = k == Bin::Eq   ? arith::CmpFPredicate::OEQ
-                               : k == Bin::Lt ? arith::CmpFPredicate::OLT
-                               : k == Bin::Le ? arith::CmpFPredicate::OLE
-                               : k == Bin::Gt ? arith::CmpFPredicate::OGT
+      arith::CmpFPredicate p = k == Bin::Equal   ? arith::CmpFPredicate::OEQ
+                               : k == Bin::Less ? arith::CmpFPredicate::OLT
+                               : k == Bin::LessOrEqual ? arith::CmpFPredicate::OLE
+                               : k == Bin::Greater ? arith::CmpFPredicate::OGT
                                               : arith::CmpFPredicate::OGE;
       return arith::CmpFOp::create(b, loc, p, x, y);
     }
@@ -234,10 +157,10 @@ Value binaryScalar(OpBuilder &b, Location loc, Bin k, Value x, Value y) {
       x = toBool(b, loc, x);
       y = toBool(b, loc, y);
     }
-    arith::CmpIPredicate p = k == Bin::Eq   ? arith::CmpIPredicate::eq
-                             : k == Bin::Lt ? arith::CmpIPredicate::slt
-                             : k == Bin::Le ? arith::CmpIPredicate::sle
-                             : k == Bin::Gt ? arith::CmpIPredicate::sgt
+    arith::CmpIPredicate p = k == Bin::Equal   ? arith::CmpIPredicate::eq
+                             : k == Bin::Less ? arith::CmpIPredicate::slt
+                             : k == Bin::LessOrEqual ? arith::CmpIPredicate::sle
+                             : k == Bin::Greater ? arith::CmpIPredicate::sgt
                                             : arith::CmpIPredicate::sge;
     return arith::CmpIOp::create(b, loc, p, x, y);
   }
@@ -346,7 +269,7 @@ LogicalResult kiln::llvmgen::detail::lowerElementwise(KernelBuilder &kb,
   Operation *op = kb.op;
   RankedTensorType outType = kb.outType();
   Type outElem = kb.outElem();
-  if (std::optional<Un> k = unaryOf(op)) {
+  if (std::optional<Un> k = unaryKind(op)) {
     Value x = kb.input(0);
     if (*k == Un::Identity) { // a flat copy
       int64_t n = outType.getNumElements();
@@ -359,7 +282,7 @@ LogicalResult kiln::llvmgen::detail::lowerElementwise(KernelBuilder &kb,
         }));
     return success();
   }
-  if (std::optional<Bin> k = binaryOf(op)) {
+  if (std::optional<Bin> k = binaryKind(op)) {
     results.push_back(
         kb.map(outType, {kb.input(0), kb.input(1)},
                [&](OpBuilder &b, Location loc, ValueRange a) {
