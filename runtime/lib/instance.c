@@ -149,6 +149,22 @@ static unsigned char *root_base(kiln_rt_instance *inst, int root) {
   return NULL;
 }
 
+/* Frees everything an instance owns except its (stopped or never started) pool. */
+static void release_instance(kiln_rt_instance *inst) {
+  if (inst->map_base)
+    munmap(inst->map_base, inst->map_bytes);
+  free(inst->arena);
+  free(inst->buffers);
+  free(inst->dims);
+  free(inst->argv);
+  free(inst->step_seconds);
+  free(inst->step_calls);
+  free(inst->input_ptrs);
+  free(inst->output_ptrs);
+  pthread_mutex_destroy(&inst->error_mutex);
+  free(inst);
+}
+
 int kiln_rt_create(const kiln_rt_model *m, kiln_rt_instance **out,
                    int num_threads, const char *weights_path) {
   if (!out)
@@ -231,18 +247,7 @@ int kiln_rt_create(const kiln_rt_model *m, kiln_rt_instance **out,
   *out = inst;
   return KILN_OK;
 fail:
-  if (inst->map_base)
-    munmap(inst->map_base, inst->map_bytes);
-  free(inst->arena);
-  free(inst->buffers);
-  free(inst->dims);
-  free(inst->argv);
-  free(inst->step_seconds);
-  free(inst->step_calls);
-  free(inst->input_ptrs);
-  free(inst->output_ptrs);
-  pthread_mutex_destroy(&inst->error_mutex);
-  free(inst);
+  release_instance(inst);
   return status;
 }
 
@@ -250,18 +255,7 @@ void kiln_rt_destroy(kiln_rt_instance *inst) {
   if (!inst)
     return;
   kiln_rt_pool_stop(&inst->pool);
-  if (inst->map_base)
-    munmap(inst->map_base, inst->map_bytes);
-  free(inst->arena);
-  free(inst->buffers);
-  free(inst->dims);
-  free(inst->argv);
-  free(inst->step_seconds);
-  free(inst->step_calls);
-  free(inst->input_ptrs);
-  free(inst->output_ptrs);
-  pthread_mutex_destroy(&inst->error_mutex);
-  free(inst);
+  release_instance(inst);
 }
 
 void *kiln_rt_buffer_host(void *buffer) {
