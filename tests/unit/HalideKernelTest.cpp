@@ -90,14 +90,7 @@ protected:
     for (auto [i, a] : llvm::enumerate(fn.getArguments()))
       args.push_back(
           randomTensor(mlir::cast<mlir::RankedTensorType>(a.getType()), o, i));
-    mlir::OpBuilder b(&ctx);
-    b.setInsertionPointToStart(&fn.getBody().front());
-    for (unsigned c : o.constArgs) {
-      mlir::BlockArgument a = fn.getArgument(c);
-      auto cst = kiln::ConstantOp::create(b, fn.getLoc(), a.getType(),
-                                          toElementsAttr(args[c], &ctx, "w"));
-      a.replaceAllUsesWith(cst);
-    }
+    makeArgsConstant(fn, o.constArgs, args);
     mlir::Operation *op = nullptr;
     for (mlir::Operation &x : fn.getBody().front())
       if (!mlir::isa<kiln::ConstantOp, mlir::func::ReturnOp>(x)) {

@@ -4,7 +4,10 @@
 #define KILN_TESTS_UNIT_KILNIRTEST_H
 
 #include "kiln/IR/KilnDialect.h"
+#include "kiln/IR/TensorConversion.h"
+#include "kiln/Reference/Tensor.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/raw_ostream.h"
@@ -27,6 +30,20 @@ protected:
       diagnostics += s + "\n";
       return mlir::success();
     });
+  }
+
+  /// Replaces the arguments of `fn` numbered in `which` by kiln.constant ops
+  /// holding `values[i]` (weights, as the importer would make them).
+  void makeArgsConstant(mlir::func::FuncOp fn, llvm::ArrayRef<unsigned> which,
+                        llvm::ArrayRef<kiln::ref::Tensor> values) {
+    mlir::OpBuilder b(&ctx);
+    b.setInsertionPointToStart(&fn.getBody().front());
+    for (unsigned c : which) {
+      mlir::BlockArgument a = fn.getArgument(c);
+      auto cst = kiln::ConstantOp::create(b, fn.getLoc(), a.getType(),
+                                          kiln::toElementsAttr(values[c], &ctx, "w"));
+      a.replaceAllUsesWith(cst);
+    }
   }
 
   mlir::MLIRContext ctx;

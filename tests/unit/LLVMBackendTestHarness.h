@@ -259,14 +259,7 @@ protected:
     for (auto [i, a] : llvm::enumerate(fn.getArguments()))
       args.push_back(
           randomTensor(mlir::cast<mlir::RankedTensorType>(a.getType()), o, i));
-    mlir::OpBuilder b(&ctx);
-    b.setInsertionPointToStart(&fn.getBody().front());
-    for (unsigned c : o.consts) {
-      mlir::BlockArgument a = fn.getArgument(c);
-      auto cst = kiln::ConstantOp::create(b, fn.getLoc(), a.getType(),
-                                          toElementsAttr(args[c], &ctx, "w"));
-      a.replaceAllUsesWith(cst);
-    }
+    makeArgsConstant(fn, o.consts, args);
     mlir::Operation *target = nullptr;
     for (mlir::Operation &x : fn.getBody().front())
       if (!mlir::isa<mlir::func::ReturnOp>(x) &&
