@@ -1,8 +1,12 @@
 // fuse-attention, head layout: folds the head split (reshape [B,S,H·D] ->
-// [B,S,H,D] + transpose) and merge around a "bhsd" kiln.attention into "bsd".
+// [B,S,H,D] + transpose) and merge around a "bhsd" kiln.attention into "bsd",
+// and cuts a fused QKV projection whose split feeds attention into three.
 #include "AttentionPatterns.h"
 #include "MatchUtils.h"
 #include "kiln/IR/KilnDialect.h"
+#include "kiln/IR/TensorConversion.h"
+
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 #include "llvm/Support/Debug.h"
 
@@ -384,8 +388,188 @@ struct FoldAttentionHeadLayout : OpRewritePattern<ReshapeOp> {
   }
 };
 
+/// A projection whose output columns can be cut: y = x·W (matmul), y = x·W +
+/// c (add of a matmul), or y = act(alpha·x·W + c) (fused_matmul), W a constant
+/// f32 2-D weight ([K,N], [N,K] with trans_b) and c absent or a constant f32
+/// that is [.., N] or broadcast along the last dim.
+struct Projection {
+  Operation *root = nullptr;        // the op producing y
+  SmallVector<Operation *, 2> dead; // ops y replaces (root first)
+  Value x, weight, bias;
+  bool transB = false, fused = false;
+  float alpha = 1;
+  StringRef activation = "none";
+};
+
+int64_t getNumElements(Value v) {
+  return cast<RankedTensorType>(v.getType()).getNumElements();
+}
+
+bool isF32Constant(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && type.getElementType().isF32() && type.hasStaticShape() &&
+         getConstantValue(v);
+}
+
+std::optional<Projection> matchProjection(Value y) {
+  Projection p;
+  p.root = y.getDefiningOp();
+  if (!p.root || !y.hasOneUse())
+    return std::nullopt;
+  MatMulOp mm;
+  if (auto f = dyn_cast<FusedMatMulOp>(p.root)) {
+    p.x = f.getA();
+    p.weight = f.getB();
+    p.bias = f.getBias();
+    p.transB = f.getTransB();
+    p.alpha = f.getAlpha().convertToFloat();
+    p.activation = f.getActivation();
+    p.fused = true;
+  } else if (auto add = dyn_cast<AddOp>(p.root)) {
+    for (int side = 0; side < 2 && !mm; ++side) {
+      mm = add->getOperand(side).getDefiningOp<MatMulOp>();
+      p.bias = add->getOperand(1 - side);
+    }
+    // The add must not broadcast the product to a larger shape.
+    if (!mm || !mm->hasOneUse() || mm.getType() != y.getType())
+      return std::nullopt;
+  } else if (!(mm = dyn_cast<MatMulOp>(p.root))) {
+    return std::nullopt;
+  }
+  p.dead.push_back(p.root);
+  if (mm) {
+    if (mm != p.root)
+      p.dead.push_back(mm);
+    p.x = mm.getA();
+    p.weight = mm.getB();
+  }
+  if (!isF32Constant(p.weight) || getRank(p.weight) != 2 || getRank(p.x) < 2 ||
+      (p.bias && !isF32Constant(p.bias)))
+    return std::nullopt;
+  int64_t n = getDim(p.weight, p.transB ? 0 : 1);
+  if (getDim(y, -1) != n)
+    return std::nullopt;
+  // The bias must be per column or the same for all columns, and must not
+  // add dims to the product.
+  if (p.bias && (getRank(p.bias) > getRank(y) ||
+                 (getDim(p.bias, -1) != n && getDim(p.bias, -1) != 1)))
+    return std::nullopt;
+  return p;
+}
+
+/// Columns [begin, begin + size) of the constant `v` (whose elements are
+/// `values`) along its last dim (rows of a [N,K] weight when `rows`), as a new
+/// constant whose blob is named after v's ("<name>_part<index>").
+Value sliceConstant(PatternRewriter &rewriter, Value v, ArrayRef<double> values,
+                    int64_t begin, int64_t size, bool rows, size_t index) {
+  auto type = cast<RankedTensorType>(v.getType());
+  int64_t axis = rows ? 0 : type.getRank() - 1;
+  if (type.getDimSize(axis) == 1)
+    return v; // broadcast along the split axis: the same for every part
+  SmallVector<int64_t> shape(type.getShape());
+  int64_t inner = 1;
+  for (int64_t i = axis + 1; i < type.getRank(); ++i)
+    inner *= shape[i];
+  int64_t outer = type.getNumElements() / (shape[axis] * inner);
+  shape[axis] = size;
+  ref::Tensor part(ref::DType::F32,
+                   std::vector<int64_t>(shape.begin(), shape.end()));
+  float *dst = part.data<float>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < size; ++j)
+      for (int64_t i = 0; i < inner; ++i)
+        *dst++ =
+            float(values[(o * type.getDimSize(axis) + begin + j) * inner + i]);
+  std::string name = "qkv";
+  if (auto blob = dyn_cast<DenseResourceElementsAttr>(getConstantValue(v)))
+    name = blob.getRawHandle().getKey().str();
+  return ConstantOp::create(
+      rewriter, v.getLoc(), RankedTensorType::get(shape, type.getElementType()),
+      toElementsAttr(part, rewriter.getContext(),
+                     name + "_part" + std::to_string(index)));
+}
+
+/// split(projection(x), axis = last) where every part feeds a kiln.attention
+/// as q, k or v (GPT-2's fused c_attn: x·W + b [B,S,3·H·D] split into q, k,
+/// v)  ->  one projection per part with the matching columns of W and b. The
+/// split would otherwise run as a copy kernel; the parts now come straight
+/// out of their GEMMs (packed weights, fused bias) at the same FLOP count.
+struct SplitProjectionForAttention : OpRewritePattern<SplitOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SplitOp split,
+                                PatternRewriter &rewriter) const override {
+    int64_t rank = getRank(split.getInput());
+    if (rank < 2 || normalizeAxis(split.getAxis(), rank) != rank - 1 ||
+        llvm::any_of(split.getSizes(), [](int64_t s) { return s <= 0; }))
+      return notCandidate(rewriter, split,
+                          "not a split of the last dim into non-empty parts");
+    bool feedsAttention = false;
+    for (Value part : split.getOutputs())
+      for (OpOperand &use : part.getUses()) {
+        auto attention = dyn_cast<AttentionOp>(use.getOwner());
+        if (!attention || use.getOperandNumber() > 2)
+          return notCandidate(rewriter, split,
+                              "a part feeds something other than attention "
+                              "q, k or v");
+        feedsAttention = true;
+      }
+    if (!feedsAttention)
+      return notCandidate(rewriter, split, "no part feeds attention");
+    auto p = matchProjection(split.getInput());
+    if (!p)
+      return fail(rewriter, split,
+                  "the split tensor is not a projection by a constant f32 "
+                  "weight used only by the split");
+    // Read W and b before changing anything.
+    auto weights = getConstantDoubles(p->weight, getNumElements(p->weight));
+    std::optional<SmallVector<double>> biases;
+    if (p->bias)
+      biases = getConstantDoubles(p->bias, getNumElements(p->bias));
+    if (!weights || (p->bias && !biases))
+      return fail(rewriter, split, "could not read the constant weights");
+    // Cut W (and b) into the parts' columns. New ops keep the locations of
+    // the ops they stand for.
+    Location loc = p->root->getLoc(), mmLoc = p->dead.back()->getLoc();
+    SmallVector<Value> parts;
+    int64_t begin = 0;
+    for (auto [i, size] : llvm::enumerate(split.getSizes())) {
+      Value part = split.getResult(i);
+      Value w = sliceConstant(rewriter, p->weight, *weights, begin, size,
+                              p->transB, i);
+      Value b = p->bias ? sliceConstant(rewriter, p->bias, *biases, begin, size,
+                                        /*rows=*/false, i)
+                        : Value();
+      begin += size;
+      Value y;
+      if (p->fused) {
+        y = FusedMatMulOp::create(rewriter, loc, part.getType(), p->x, w, b,
+                                  p->activation, p->transB, APFloat(p->alpha));
+      } else {
+        auto mmType =
+            cast<RankedTensorType>(p->dead.back()->getResult(0).getType());
+        SmallVector<int64_t> shape(mmType.getShape());
+        shape.back() = size;
+        y = MatMulOp::create(
+            rewriter, mmLoc,
+            RankedTensorType::get(shape, rewriter.getF32Type()), p->x, w);
+        if (b)
+          y = AddOp::create(rewriter, loc, part.getType(), y, b);
+      }
+      parts.push_back(y);
+    }
+    LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": split projection at " << loc
+                            << " into " << parts.size() << " parts\n");
+    rewriter.replaceOp(split, parts);
+    for (Operation *op : p->dead)
+      rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 } // namespace
 
 void kiln::attention::populateHeadLayoutPatterns(RewritePatternSet &patterns) {
-  patterns.add<FoldAttentionHeadLayout>(patterns.getContext());
+  patterns.add<FoldAttentionHeadLayout, SplitProjectionForAttention>(
+      patterns.getContext());
 }

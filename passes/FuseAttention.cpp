@@ -106,6 +106,7 @@ struct ScoresChain {
   bool causal = false;
   SmallVector<Value> additive;                    // additive masks
   SmallVector<std::pair<Value, bool>> conditions; // (cond, true means attend)
+  SmallVector<Operation *> ops; // Q·Kᵀ and every op above it to the softmax
 };
 
 /// Walks from the softmax input down to Q·Kᵀ through constant scalar scales,
@@ -123,6 +124,7 @@ LogicalResult parseScores(Value input, bool detectCausal, Operation *anchor,
       return fail(rewriter, anchor,
                   "the result of " + op->getName().getStringRef() +
                       " between Q·Kᵀ and softmax has other users");
+    chain.ops.push_back(op);
     if (auto qk = dyn_cast<MatMulOp>(op)) {
       chain.qk = qk;
       if (!sawMask || chain.scaleAfterMasks == 1.0)
@@ -285,8 +287,9 @@ struct FuseAttentionChain : OpRewritePattern<MatMulOp> {
     PeeledOperand k = peelScaleAndTranspose(kOperand);
     double scale = chain.scale * q.scale * k.scale;
 
-    Location loc = rewriter.getFusedLoc(
-        {chain.qk.getLoc(), softmax.getLoc(), pv.getLoc()});
+    SmallVector<Operation *> absorbed = chain.ops;
+    absorbed.append({softmax, pv});
+    Location loc = absorbedLoc(AttentionOp::getOperationName(), absorbed);
     Value qValue =
         q.scaled ? transposeOf(rewriter, loc, q.base, q.perm) : qOperand;
     // kOperand is Kᵀ = transpose(base, k.perm); K = transpose(base, kPerm).
@@ -359,36 +362,19 @@ struct FuseAttentionPass
   using Base::Base;
 
   void runOnOperation() override {
-    struct Counts {
-      unsigned total = 0, causal = 0, masked = 0, bsd = 0;
-    };
-    auto count = [&] {
-      Counts c;
-      getOperation()->walk([&](AttentionOp op) {
-        ++c.total;
-        c.causal += op.getCausal();
-        c.masked += bool(op.getMask());
-        c.bsd += op.getLayout() == "bsd";
-      });
-      return c;
-    };
-    Counts before = count();
-    if (failed(runFusionPatterns(
-            getOperation(), getArgument(), report, [&](RewritePatternSet &p) {
+    if (failed(runCountedFusion<AttentionOp>(
+            getOperation(), getArgument(), report,
+            {{&numAttention, "attention", {}},
+             {&numHeadLayout, "bsd-layout",
+              [](AttentionOp op) { return op.getLayout() == "bsd"; }},
+             {&numCausal, "causal",
+              [](AttentionOp op) { return op.getCausal(); }},
+             {&numMasked, "masked",
+              [](AttentionOp op) { return bool(op.getMask()); }}},
+            [&](RewritePatternSet &p) {
               populateFuseAttentionPatterns(p, foldHeadLayout, detectCausal);
             })))
-      return signalPassFailure();
-    Counts after = count();
-    numAttention += after.total - before.total;
-    numCausal += after.causal - before.causal;
-    numMasked += after.masked - before.masked;
-    numHeadLayout += after.bsd - before.bsd;
-    if (report)
-      emitRemark(getOperation()->getLoc())
-          << getArgument() << ": fused " << after.total - before.total
-          << " attention (" << after.bsd - before.bsd << " bsd-layout, "
-          << after.causal - before.causal << " causal, "
-          << after.masked - before.masked << " masked)";
+      signalPassFailure();
   }
 };
 

@@ -153,6 +153,23 @@ SmallVector<Value> candidateInputs(Value arg) {
   return out;
 }
 
+/// The ops of a matched GELU: everything above `root` down to `x` (every
+/// path from `root` ends at x or a constant, as the polynomials read it).
+SmallVector<Operation *> geluOps(Operation *root, Value x) {
+  SmallVector<Operation *> ops, work{root};
+  llvm::SmallPtrSet<Operation *, 16> seen{root};
+  while (!work.empty() && ops.size() < 64) {
+    Operation *op = work.pop_back_val();
+    ops.push_back(op);
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp();
+          def && operand != x && !isa<ConstantOp>(def) &&
+          seen.insert(def).second)
+        work.push_back(def);
+  }
+  return ops;
+}
+
 /// Shared matcher: `term` is erf(a·x) or tanh(a·x + b·x³) with the expected
 /// argument polynomial `wantArg`; above it, a chain of single-use arithmetic
 /// ops whose value is 0.5·x + 0.5·x·term. Replaces that op with kiln.gelu.
@@ -208,8 +225,9 @@ LogicalResult matchGelu(Operation *termOp, const Poly &wantArg,
                   "different shape than the input");
     LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": fusing gelu(" << approximate
                             << ") at " << user->getLoc() << "\n");
-    replaceOpWithFused<GeluOp>(rewriter, user, current.getType(), x,
-                               rewriter.getStringAttr(approximate));
+    replaceOpsWithFused<GeluOp>(rewriter, user, geluOps(user, x),
+                                current.getType(), x,
+                                rewriter.getStringAttr(approximate));
     return success();
   }
   return fail(rewriter, termOp, "no 0.5·x·(1+t) found above the term");
@@ -247,24 +265,17 @@ struct FuseGeluPass : kiln::impl::FuseGeluPassBase<FuseGeluPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    auto count = [&](StringRef approximate) {
-      unsigned n = 0;
-      getOperation()->walk(
-          [&](GeluOp op) { n += op.getApproximate() == approximate; });
-      return n;
-    };
-    unsigned erfBefore = count("none"), tanhBefore = count("tanh");
-    if (failed(runFusionPatterns(getOperation(), getArgument(), report,
-                                 [&](RewritePatternSet &p) {
-                                   populateFuseGeluPatterns(p, tolerance);
-                                 })))
-      return signalPassFailure();
-    numGeluErf += count("none") - erfBefore;
-    numGeluTanh += count("tanh") - tanhBefore;
-    if (report)
-      emitRemark(getOperation()->getLoc())
-          << getArgument() << ": fused " << count("none") - erfBefore
-          << " erf GELU, " << count("tanh") - tanhBefore << " tanh GELU";
+    if (failed(runCountedFusion<GeluOp>(
+            getOperation(), getArgument(), report,
+            {{&numGelu, "GELU", {}},
+             {&numGeluErf, "erf",
+              [](GeluOp op) { return op.getApproximate() == "none"; }},
+             {&numGeluTanh, "tanh",
+              [](GeluOp op) { return op.getApproximate() == "tanh"; }}},
+            [&](RewritePatternSet &p) {
+              populateFuseGeluPatterns(p, tolerance);
+            })))
+      signalPassFailure();
   }
 };
 

@@ -227,11 +227,13 @@ LogicalResult rewriteNormalization(Operation *root, NormMatch &m,
       mul) {
     gamma = g;
     last = mul;
+    inside.push_back(mul);
   }
   if (auto [add, b] = matchChannelOp<AddOp>(last->getResult(0), lastDim, rank);
       add) {
     beta = b;
     last = add;
+    inside.push_back(add);
   }
   Type resultType = last->getResult(0).getType();
   if (getRank(last->getResult(0)) != rank)
@@ -254,8 +256,9 @@ LogicalResult rewriteNormalization(Operation *root, NormMatch &m,
   LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": fusing " << (m.rms ? "rms" : "")
                           << "layer_norm at " << loc << " (eps " << m.epsilon
                           << ")\n");
-  replaceOpWithFused<LayerNormOp>(rewriter, last, resultType, m.input, gamma,
-                                  beta, APFloat(float(m.epsilon)), m.rms);
+  replaceOpsWithFused<LayerNormOp>(rewriter, last, inside, resultType,
+                                   m.input, gamma, beta,
+                                   APFloat(float(m.epsilon)), m.rms);
   return success();
 }
 
@@ -346,23 +349,15 @@ struct FuseLayerNormPass
   using Base::Base;
 
   void runOnOperation() override {
-    auto count = [&](bool rms) {
-      unsigned n = 0;
-      getOperation()->walk([&](LayerNormOp op) { n += op.getRms() == rms; });
-      return n;
-    };
-    unsigned lnBefore = count(false), rmsBefore = count(true);
-    if (failed(runFusionPatterns(getOperation(), getArgument(), report,
-                                 [&](RewritePatternSet &p) {
-                                   populateFuseLayerNormPatterns(p, fuseRms);
-                                 })))
-      return signalPassFailure();
-    numLayerNorm += count(false) - lnBefore;
-    numRmsNorm += count(true) - rmsBefore;
-    if (report)
-      emitRemark(getOperation()->getLoc())
-          << getArgument() << ": fused " << count(false) - lnBefore
-          << " LayerNorm, " << count(true) - rmsBefore << " RMSNorm";
+    if (failed(runCountedFusion<LayerNormOp>(
+            getOperation(), getArgument(), report,
+            {{&numLayerNorm, "layer_norm", {}},
+             {&numRmsNorm, "RMSNorm",
+              [](LayerNormOp op) { return op.getRms(); }}},
+            [&](RewritePatternSet &p) {
+              populateFuseLayerNormPatterns(p, fuseRms);
+            })))
+      signalPassFailure();
   }
 };
 

@@ -156,9 +156,9 @@ struct FoldBiasIntoFusedMatMul : OpRewritePattern<AddOp> {
       if (add.getType() != mm.getType())
         return fail(rewriter, add, "the bias add changes the shape");
       Value vector = makeChannelVector(rewriter, add.getLoc(), bias);
-      replaceOpWithFused<FusedMatMulOp>(rewriter, add, add.getType(), mm.getA(),
-                                        mm.getB(), vector, "none",
-                                        mm.getTransB(), mm.getAlpha());
+      replaceOpsWithFused<FusedMatMulOp>(
+          rewriter, add, {mm, add}, add.getType(), mm.getA(), mm.getB(), vector,
+          "none", mm.getTransB(), mm.getAlpha());
       return success();
     }
     return notCandidate(rewriter, add, "no fused matmul operand");
@@ -185,9 +185,10 @@ struct FoldActivationIntoFusedMatMul : OpRewritePattern<ActivationOp> {
       return fail(rewriter, op, "the matmul result has other users");
     if (op.getType() != mm.getType())
       return fail(rewriter, op, "the activation changes the type");
-    replaceOpWithFused<FusedMatMulOp>(rewriter, op, mm.getType(), mm.getA(),
-                                      mm.getB(), mm.getBias(), activation,
-                                      mm.getTransB(), mm.getAlpha());
+    replaceOpsWithFused<FusedMatMulOp>(rewriter, op, {mm, op}, mm.getType(),
+                                       mm.getA(), mm.getB(), mm.getBias(),
+                                       activation, mm.getTransB(),
+                                       mm.getAlpha());
     return success();
   }
 };
@@ -197,34 +198,17 @@ struct FuseMatMulEpiloguePass
   using Base::Base;
 
   void runOnOperation() override {
-    struct Counts {
-      unsigned total = 0, activation = 0, transB = 0;
-    };
-    auto count = [&] {
-      Counts c;
-      getOperation()->walk([&](FusedMatMulOp op) {
-        ++c.total;
-        c.activation += op.getActivation() != "none";
-        c.transB += op.getTransB();
-      });
-      return c;
-    };
-    Counts before = count();
-    if (failed(runFusionPatterns(
-            getOperation(), getArgument(), report, [&](RewritePatternSet &p) {
+    if (failed(runCountedFusion<FusedMatMulOp>(
+            getOperation(), getArgument(), report,
+            {{&numFusedMatMul, "matmul", {}},
+             {&numWithActivation, "with activation",
+              [](FusedMatMulOp op) { return op.getActivation() != "none"; }},
+             {&numTransB, "trans_b",
+              [](FusedMatMulOp op) { return op.getTransB(); }}},
+            [&](RewritePatternSet &p) {
               populateFuseMatMulEpiloguePatterns(p, fuseActivation);
             })))
-      return signalPassFailure();
-    Counts after = count();
-    numFusedMatMul += after.total - before.total;
-    numWithActivation += after.activation - before.activation;
-    numTransB += after.transB - before.transB;
-    if (report)
-      emitRemark(getOperation()->getLoc())
-          << getArgument() << ": fused " << after.total - before.total
-          << " matmul (" << after.activation - before.activation
-          << " with activation, " << after.transB - before.transB
-          << " trans_b)";
+      signalPassFailure();
   }
 };
 

@@ -125,8 +125,11 @@ struct FuseSkipLayerNorm : OpRewritePattern<LayerNormOp> {
       rewriter.setInsertionPointAfter(after);
     Value biasVector =
         bias ? makeChannelVector(rewriter, sumAdd.getLoc(), bias) : Value();
+    SmallVector<Operation *> absorbed{sumAdd, ln};
+    if (biasAdd)
+      absorbed.push_back(biasAdd);
     auto fused = SkipLayerNormOp::create(
-        rewriter, rewriter.getFusedLoc({sumAdd.getLoc(), ln.getLoc()}),
+        rewriter, absorbedLoc(SkipLayerNormOp::getOperationName(), absorbed),
         ln.getType(), needSum ? sum.getType() : Type(), a, b, ln.getGamma(),
         ln.getBeta(), biasVector, ln.getEpsilon(), ln.getRms());
     (void)inferAndSetResultTypes(fused);
@@ -147,33 +150,17 @@ struct FuseSkipLayerNormPass
   using Base::Base;
 
   void runOnOperation() override {
-    struct Counts {
-      unsigned total = 0, sum = 0, bias = 0;
-    };
-    auto count = [&] {
-      Counts c;
-      getOperation()->walk([&](SkipLayerNormOp op) {
-        ++c.total;
-        c.sum += bool(op.getSum());
-        c.bias += bool(op.getBias());
-      });
-      return c;
-    };
-    Counts before = count();
-    if (failed(runFusionPatterns(
-            getOperation(), getArgument(), report, [&](RewritePatternSet &p) {
+    if (failed(runCountedFusion<SkipLayerNormOp>(
+            getOperation(), getArgument(), report,
+            {{&numSkipLayerNorm, "skip_layer_norm", {}},
+             {&numWithSum, "with sum",
+              [](SkipLayerNormOp op) { return bool(op.getSum()); }},
+             {&numWithBias, "with bias",
+              [](SkipLayerNormOp op) { return bool(op.getBias()); }}},
+            [&](RewritePatternSet &p) {
               populateFuseSkipLayerNormPatterns(p, fuseBias);
             })))
-      return signalPassFailure();
-    Counts after = count();
-    numSkipLayerNorm += after.total - before.total;
-    numWithSum += after.sum - before.sum;
-    numWithBias += after.bias - before.bias;
-    if (report)
-      emitRemark(getOperation()->getLoc())
-          << getArgument() << ": fused " << after.total - before.total
-          << " skip_layer_norm (" << after.sum - before.sum << " with sum, "
-          << after.bias - before.bias << " with bias)";
+      signalPassFailure();
   }
 };
 

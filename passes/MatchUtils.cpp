@@ -335,6 +335,36 @@ bool isSameShapeElement(const ShapeElement &a, const ShapeElement &b) {
          isSameValue(ra->first, rb->first);
 }
 
+Location absorbedLoc(StringRef fusedName, ArrayRef<Operation *> absorbed) {
+  assert(!absorbed.empty() && "a fused op absorbs at least one op");
+  SmallVector<Operation *> ops(absorbed.begin(), absorbed.end());
+  // Program order, when the ops share a block (they do in fusion patterns).
+  if (llvm::all_of(ops, [&](Operation *op) {
+        return op->getBlock() == ops.front()->getBlock();
+      }))
+    llvm::sort(ops, [](Operation *a, Operation *b) {
+      return a != b && a->isBeforeInBlock(b);
+    });
+  MLIRContext *ctx = ops.front()->getContext();
+  SmallVector<Location> locs;
+  SmallVector<Attribute> names;
+  for (Operation *op : ops) {
+    if (isa<ConstantOp>(op))
+      continue; // weights and scalars are operands, not absorbed work
+    auto fused = dyn_cast<FusedLoc>(op->getLoc());
+    auto list =
+        fused ? dyn_cast_or_null<ArrayAttr>(fused.getMetadata()) : ArrayAttr();
+    if (op->getName().getStringRef() == fusedName && list) {
+      llvm::append_range(locs, fused.getLocations());
+      llvm::append_range(names, list.getValue());
+      continue;
+    }
+    locs.push_back(op->getLoc());
+    names.push_back(StringAttr::get(ctx, op->getName().stripDialect()));
+  }
+  return FusedLoc::get(locs, ArrayAttr::get(ctx, names), ctx);
+}
+
 LogicalResult notCandidate(PatternRewriter &rewriter, Operation *op,
                            const Twine &why) {
   return rewriter.notifyMatchFailure(op, kNotCandidate + why);

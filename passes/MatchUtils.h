@@ -6,8 +6,12 @@
 #include "kiln/IR/KilnDialect.h"
 
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Pass/Pass.h"
 
+#include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace kiln::match {
 
@@ -95,18 +99,37 @@ getShapeDimRef(mlir::Value element);
 /// True when two shape elements are provably equal.
 bool isSameShapeElement(const ShapeElement &a, const ShapeElement &b);
 
-/// Creates `OpTy` (at `op`'s location) in place of `op`, lets shape inference
-/// make its result types more static, and replaces `op` with it. Users whose
-/// types are then less static than inferable are fixed by refineShapes at the
-/// end of the pass (see runFusionPatterns).
+/// The location of a fused op `fusedName` that replaces the ops `absorbed`:
+/// a FusedLoc of their locations whose metadata is an ArrayAttr of their op
+/// names without the dialect, in program order, e.g.
+/// loc(fused<["matmul", "mul", "softmax", "matmul"]>["/attn/MatMul", ...]).
+/// Dumps (the graph pictures) read it to say what a fused op absorbed. An
+/// absorbed op that is itself a `fusedName` (an earlier stage of the same
+/// fusion) contributes its own list and locations instead of its name.
+mlir::Location absorbedLoc(llvm::StringRef fusedName,
+                           llvm::ArrayRef<mlir::Operation *> absorbed);
+
+/// Creates `OpTy` in place of `op`, lets shape inference make its result types
+/// more static, and replaces `op` with it. Its location records `absorbed`
+/// (see absorbedLoc; default: `op` alone). Users whose types are then less
+/// static than inferable are fixed by refineShapes at the end of the pass (see
+/// runFusionPatterns).
 template <typename OpTy, typename... Args>
-OpTy replaceOpWithFused(mlir::PatternRewriter &rewriter, mlir::Operation *op,
-                        Args &&...args) {
-  auto fused =
-      OpTy::create(rewriter, op->getLoc(), std::forward<Args>(args)...);
+OpTy replaceOpsWithFused(mlir::PatternRewriter &rewriter, mlir::Operation *op,
+                         llvm::ArrayRef<mlir::Operation *> absorbed,
+                         Args &&...args) {
+  auto fused = OpTy::create(
+      rewriter, absorbedLoc(OpTy::getOperationName(), absorbed),
+      std::forward<Args>(args)...);
   (void)inferAndSetResultTypes(fused);
   rewriter.replaceOp(op, fused->getResults());
   return fused;
+}
+template <typename OpTy, typename... Args>
+OpTy replaceOpWithFused(mlir::PatternRewriter &rewriter, mlir::Operation *op,
+                        Args &&...args) {
+  return replaceOpsWithFused<OpTy>(rewriter, op, {op},
+                                   std::forward<Args>(args)...);
 }
 
 /// Match-failure reasons that start with this mean "not this pattern's graph
@@ -125,6 +148,49 @@ llvm::LogicalResult notCandidate(mlir::PatternRewriter &rewriter,
 llvm::LogicalResult
 runFusionPatterns(mlir::Operation *root, llvm::StringRef passName, bool report,
                   llvm::function_ref<void(mlir::RewritePatternSet &)> populate);
+
+/// One count a fusion pass keeps of the ops it made: the pass statistic it
+/// adds to, its label in the report remark, and which fused ops it counts
+/// (`select` empty: all of them).
+template <typename OpTy> struct FusedOpCount {
+  mlir::Pass::Statistic *statistic;
+  llvm::StringRef label;
+  std::function<bool(OpTy)> select;
+};
+
+/// runFusionPatterns, then adds to each count's statistic how many more OpTy
+/// ops it selects than before. With `report`, also emits the remark
+/// "<passName>: fused <n0> <label0> (<n1> <label1>, ...)".
+template <typename OpTy>
+llvm::LogicalResult
+runCountedFusion(mlir::Operation *root, llvm::StringRef passName, bool report,
+                 llvm::ArrayRef<FusedOpCount<OpTy>> counts,
+                 llvm::function_ref<void(mlir::RewritePatternSet &)> populate) {
+  auto tally = [&] {
+    std::vector<unsigned> n(counts.size());
+    root->walk([&](OpTy op) {
+      for (size_t i = 0; i < counts.size(); ++i)
+        n[i] += !counts[i].select || counts[i].select(op);
+    });
+    return n;
+  };
+  std::vector<unsigned> before = tally();
+  if (mlir::failed(runFusionPatterns(root, passName, report, populate)))
+    return mlir::failure();
+  std::vector<unsigned> after = tally();
+  std::string line;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    unsigned made = after[i] - before[i];
+    *counts[i].statistic += made;
+    line += (i == 0 ? "" : i == 1 ? " (" : ", ") + std::to_string(made) + " " +
+            counts[i].label.str();
+  }
+  if (counts.size() > 1)
+    line += ")";
+  if (report)
+    mlir::emitRemark(root->getLoc()) << passName << ": fused " << line;
+  return mlir::success();
+}
 
 /// Creates a 1-D i64 kiln.constant.
 mlir::Value createI64Constant(mlir::OpBuilder &builder, mlir::Location loc,

@@ -26,7 +26,7 @@ def FuseAttentionPass : Pass<"fuse-attention"> {
     Option<"report", "report", "bool", /*default=*/"false",
            "Emit remarks: what the pass fused, and why each near miss was not">,
     Option<"foldHeadLayout", "fold-head-layout", "bool", /*default=*/"true",
-           "Fold head split/merge reshapes and transposes into layout \"bsd\"">,
+           "Fold head split/merge reshapes and transposes into layout \"bsd\", and split a packed QKV projection into one projection per part">,
     Option<"detectCausal", "detect-causal", "bool", /*default=*/"true",
            "Turn masks that are exactly causal into the causal flag">,
   ];
@@ -97,6 +97,7 @@ def FuseGeluPass : Pass<"fuse-gelu"> {
            "Relative tolerance when comparing GELU constants">,
   ];
   let statistics = [
+    Statistic<"numGelu", "gelu", "GELUs fused">,
     Statistic<"numGeluErf", "gelu-erf", "Exact (erf) GELUs fused">,
     Statistic<"numGeluTanh", "gelu-tanh", "tanh-approximation GELUs fused">,
   ];

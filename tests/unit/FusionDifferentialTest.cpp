@@ -357,6 +357,59 @@ func.func @main(%x: tensor<2x?x24xf32>) -> tensor<2x?x8xf32> {
   %out = kiln.reshape %ot, %merge : (tensor<2x?x2x4xf32>, tensor<3xi64>) -> tensor<2x?x8xf32>
   return %out : tensor<2x?x8xf32>
 })"},
+// The split of a constant QKV projection (GPT-2's c_attn) is cut into one
+// projection per part: no kiln.split is left.
+{"attention_qkv_projection_split", "fuse-attention", "kiln.split", 0, 6, "layout = \"bsd\"", R"(
+func.func @main(%h: tensor<1x?x4xf32>) -> tensor<1x?x4xf32> {
+  %w = kiln.constant dense<[[0.246, 0.484, 0.590, 0.885, 0.480, 0.845, -0.942, -0.069, 0.887, 0.298, 0.802, -0.774], [-0.062, -0.507, 0.088, 0.148, -0.974, -0.567, -0.441, 0.833, 0.531, -0.681, 0.594, -0.722], [0.235, -0.747, -0.996, 0.743, -0.581, -0.569, 0.965, 0.745, -0.421, 0.923, 0.078, 0.356], [-0.590, 0.882, 0.381, 0.933, 0.787, -0.402, -0.278, -0.668, -0.709, -0.870, -0.397, 0.206]]> : tensor<4x12xf32>
+  %b = kiln.constant dense<[-0.993, 0.356, -0.324, -0.380, 0.637, -0.039, -0.368, -0.038, 0.409, -0.886, 0.950, -0.954]> : tensor<12xf32>
+  %split = kiln.constant dense<[0, 0, 2, 2]> : tensor<4xi64>
+  %merge = kiln.constant dense<[0, 0, 4]> : tensor<3xi64>
+  %c = kiln.constant dense<0.7> : tensor<f32>
+  %mm = kiln.matmul %h, %w : (tensor<1x?x4xf32>, tensor<4x12xf32>) -> tensor<1x?x12xf32>
+  %qkv = kiln.add %mm, %b : (tensor<1x?x12xf32>, tensor<12xf32>) -> tensor<1x?x12xf32>
+  %xq, %xk, %xv = kiln.split %qkv {axis = 2, sizes = array<i64: 4, 4, 4>} : (tensor<1x?x12xf32>) -> (tensor<1x?x4xf32>, tensor<1x?x4xf32>, tensor<1x?x4xf32>)
+  %q0 = kiln.reshape %xq, %split : (tensor<1x?x4xf32>, tensor<4xi64>) -> tensor<1x?x2x2xf32>
+  %q = kiln.transpose %q0 {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x?x2x2xf32>) -> tensor<1x2x?x2xf32>
+  %k0 = kiln.reshape %xk, %split : (tensor<1x?x4xf32>, tensor<4xi64>) -> tensor<1x?x2x2xf32>
+  %kt = kiln.transpose %k0 {perm = array<i64: 0, 2, 3, 1>} : (tensor<1x?x2x2xf32>) -> tensor<1x2x2x?xf32>
+  %v0 = kiln.reshape %xv, %split : (tensor<1x?x4xf32>, tensor<4xi64>) -> tensor<1x?x2x2xf32>
+  %v = kiln.transpose %v0 {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x?x2x2xf32>) -> tensor<1x2x?x2xf32>
+  %s = kiln.matmul %q, %kt : (tensor<1x2x?x2xf32>, tensor<1x2x2x?xf32>) -> tensor<1x2x?x?xf32>
+  %d = kiln.mul %s, %c : (tensor<1x2x?x?xf32>, tensor<f32>) -> tensor<1x2x?x?xf32>
+  %p = kiln.softmax %d : (tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32>
+  %o = kiln.matmul %p, %v : (tensor<1x2x?x?xf32>, tensor<1x2x?x2xf32>) -> tensor<1x2x?x2xf32>
+  %ot = kiln.transpose %o {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x?x2xf32>) -> tensor<1x?x2x2xf32>
+  %out = kiln.reshape %ot, %merge : (tensor<1x?x2x2xf32>, tensor<3xi64>) -> tensor<1x?x4xf32>
+  return %out : tensor<1x?x4xf32>
+})"},
+// The same through the packed [B,S,3,H,D] head split, with a fused_matmul
+// projection whose activation must be kept per part.
+{"attention_packed_qkv_projection", "fuse-attention", "kiln.split", 0, 6, "activation = \"relu\"", R"(
+func.func @main(%h: tensor<2x?x4xf32>) -> tensor<2x?x8xf32> {
+  %w = kiln.constant dense<[[0.500, 0.690, -0.964, 0.575, -0.268, 0.157, -0.982, -0.907, -0.638, 0.910, -0.607, 0.511, 0.859, 0.884, -0.311, -0.290, 0.049, 0.551, -0.784, 0.497, 0.594, 0.719, -0.927, 0.892], [-0.818, -0.319, 0.222, 0.836, -0.320, 0.848, 0.090, -0.375, -0.366, -0.645, -0.844, -0.702, 0.378, 0.993, -0.677, -0.903, 0.973, 0.067, -0.188, -0.525, 0.188, 0.653, -0.089, -0.156], [-0.889, 0.832, -0.935, -0.013, 0.677, -0.739, 0.463, 0.900, 0.261, 0.576, -0.787, -0.131, -0.702, 0.689, -0.410, -0.094, 0.999, 0.705, 0.952, -0.093, -0.024, 0.459, -0.042, -0.418], [-0.192, -0.707, -0.246, 0.977, 0.920, 0.254, -0.001, -0.323, -0.822, -0.455, 0.564, 0.735, -0.277, 0.572, 0.550, 0.389, 0.328, 0.519, -0.273, 0.409, -0.438, -0.029, 0.539, 0.382]]> : tensor<4x24xf32>
+  %b = kiln.constant dense<[-0.412, 0.891, 0.299, 0.161, -0.977, 0.094, -0.499, 0.343, -0.074, 0.633, 0.295, 0.595, -0.304, 0.288, 0.476, 0.656, -0.300, 0.686, 0.740, 0.377, 0.952, 0.913, 0.036, 0.059]> : tensor<24xf32>
+  %shape5 = kiln.constant dense<[0, 0, 3, 2, 4]> : tensor<5xi64>
+  %merge = kiln.constant dense<[0, 0, 8]> : tensor<3xi64>
+  %i0 = kiln.constant dense<0> : tensor<i64>
+  %i1 = kiln.constant dense<1> : tensor<i64>
+  %i2 = kiln.constant dense<2> : tensor<i64>
+  %c = kiln.constant dense<0.5> : tensor<f32>
+  %x = kiln.fused_matmul %h, %w, %b {activation = "relu"} : (tensor<2x?x4xf32>, tensor<4x24xf32>, tensor<24xf32>) -> tensor<2x?x24xf32>
+  %r = kiln.reshape %x, %shape5 : (tensor<2x?x24xf32>, tensor<5xi64>) -> tensor<2x?x3x2x4xf32>
+  %t = kiln.transpose %r {perm = array<i64: 2, 0, 3, 1, 4>} : (tensor<2x?x3x2x4xf32>) -> tensor<3x2x2x?x4xf32>
+  %q = kiln.gather %t, %i0 : (tensor<3x2x2x?x4xf32>, tensor<i64>) -> tensor<2x2x?x4xf32>
+  %k = kiln.gather %t, %i1 : (tensor<3x2x2x?x4xf32>, tensor<i64>) -> tensor<2x2x?x4xf32>
+  %v = kiln.gather %t, %i2 : (tensor<3x2x2x?x4xf32>, tensor<i64>) -> tensor<2x2x?x4xf32>
+  %kt = kiln.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<2x2x?x4xf32>) -> tensor<2x2x4x?xf32>
+  %s = kiln.matmul %q, %kt : (tensor<2x2x?x4xf32>, tensor<2x2x4x?xf32>) -> tensor<2x2x?x?xf32>
+  %d = kiln.mul %s, %c : (tensor<2x2x?x?xf32>, tensor<f32>) -> tensor<2x2x?x?xf32>
+  %p = kiln.softmax %d : (tensor<2x2x?x?xf32>) -> tensor<2x2x?x?xf32>
+  %o = kiln.matmul %p, %v : (tensor<2x2x?x?xf32>, tensor<2x2x?x4xf32>) -> tensor<2x2x?x4xf32>
+  %ot = kiln.transpose %o {perm = array<i64: 0, 2, 1, 3>} : (tensor<2x2x?x4xf32>) -> tensor<2x?x2x4xf32>
+  %out = kiln.reshape %ot, %merge : (tensor<2x?x2x4xf32>, tensor<3xi64>) -> tensor<2x?x8xf32>
+  return %out : tensor<2x?x8xf32>
+})"},
 {"matmul_epilogues", "fuse-matmul-epilogue", "kiln.fused_matmul", 3, 6, "activation = \"tanh\"", R"(
 func.func @main(%x: tensor<?x3xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>, tensor<?x2xf32>) {
   %w = kiln.constant dense<[[1.0, -2.0], [0.5, 0.25], [-1.0, 3.0]]> : tensor<3x2xf32>
@@ -429,14 +482,16 @@ const std::map<std::string, ModelCounts> kModelCounts = {
     {"bert", {2, 0, 2, 0, 5, 0, 9, 0}},
     {"bert_qscale", {2, 0, 2, 0, 5, 0, 9, 0}},
     // GPT-2: 2 pre-LN blocks; the first LN's input is a broadcasting
-    // token + position embedding add, so it stays a plain layer_norm.
-    {"gpt2", {2, 2, 2, 1, 4, 0, 4, 0}},
+    // token + position embedding add, so it stays a plain layer_norm. The
+    // fused QKV projection is cut into 3 (no split): 2 x (3 + MLP up).
+    {"gpt2", {2, 2, 2, 1, 4, 0, 8, 0}},
     // Encoder-decoder: 2 encoder self, 2 decoder causal self, 2 cross.
     {"seq2seq", {6, 2, 6, 0, 10, 0, 22, 0}},
-    // MoE: one attention; the router's softmax stays; experts' batched
-    // [4, K, N] weights are not 2-D, so their GELU stays standalone.
-    {"moe_scatter", {1, 0, 1, 1, 1, 1, 1, 1}},
-    {"moe_onehot", {1, 0, 1, 1, 1, 1, 1, 1}},
+    // MoE: one attention (its QKV projection cut into 3); the router's
+    // softmax stays; experts' batched [4, K, N] weights are not 2-D, so their
+    // GELU stays standalone.
+    {"moe_scatter", {1, 0, 1, 1, 1, 1, 3, 1}},
+    {"moe_onehot", {1, 0, 1, 1, 1, 1, 3, 1}},
 };
 
 TEST_F(FusionTest, CommittedModels) {

@@ -14,8 +14,8 @@
 // CHECK-NEXT: %[[F2:.*]] = kiln.matmul %[[F]]
 // CHECK-NEXT: %[[LN2:.*]] = kiln.skip_layer_norm %[[F2]], %[[LN1]], %{{.*}} beta(%{{.*}}) bias(%{{.*}})
 // CHECK-NEXT: return %[[LN2]]
-// REPORT: remark: fuse-gelu: fused 1 erf GELU, 0 tanh GELU
-// REPORT: remark: fuse-layer-norm: fused 2 LayerNorm, 0 RMSNorm
+// REPORT: remark: fuse-gelu: fused 1 GELU (1 erf, 0 tanh)
+// REPORT: remark: fuse-layer-norm: fused 2 layer_norm (0 RMSNorm)
 // REPORT: remark: fuse-skip-layer-norm: fused 2 skip_layer_norm (0 with sum, 2 with bias)
 // REPORT: remark: fuse-attention: fused 1 attention (1 bsd-layout, 0 causal, 1 masked)
 // REPORT: remark: fuse-matmul-epilogue: fused 4 matmul (1 with activation, 0 trans_b)
