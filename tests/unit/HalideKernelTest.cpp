@@ -39,6 +39,7 @@ struct Opts {
   bool nonzeroInts = false;        // e.g. divisors
   std::vector<unsigned> constArgs; // function args turned into kiln.constant
   std::vector<std::pair<unsigned, std::pair<int64_t, int64_t>>> argIntRange;
+  halide::KernelOptions kernel; // schedule params, autoscheduler, threads
 };
 
 class HalideKernelTest : public KilnIRTest {
@@ -109,7 +110,7 @@ protected:
     ASSERT_TRUE(halide::isSupported(op, &why)) << why;
     auto expect = evaluateOp(op, operands);
     ASSERT_TRUE(llvm::succeeded(expect)) << diagnostics;
-    auto got = halide::runKernelJIT(op, operands);
+    auto got = halide::runKernelJIT(op, operands, o.kernel);
     ASSERT_TRUE(llvm::succeeded(got)) << diagnostics;
     ASSERT_EQ(got->size(), expect->size());
     for (size_t i = 0; i < got->size(); ++i) {
@@ -426,6 +427,52 @@ TEST_F(HalideKernelTest, MatMulPackedWeights) {
   check(func({T({2, 5, 37}), T({37, 20})}, "matmul", "", {T({2, 5, 20})}), o);
 }
 
+/// GPT-2's LM head in small: a long K = 1104, N = 1000 not a multiple of the
+/// 48-wide panel, M = 37 not a multiple of the 8-row tile; as a transposed
+/// [N, K] weight (a tied embedding) too. Every schedule parameter is tried
+/// away from its default.
+TEST_F(HalideKernelTest, MatMulWideOddN) {
+  std::string plain = func({T({1, 37, 1104}), T({1104, 1000})}, "matmul", "",
+                           {T({1, 37, 1000})});
+  std::string tied = func({T({37, 1104}), T({1000, 1104})}, "fused_matmul",
+                          "{trans_b = true}", {T({37, 1000})});
+  auto fn = parse(plain);
+  ASSERT_TRUE(fn) << diagnostics;
+  makeArgsConstant(
+      fn, {1},
+      {Tensor(DType::F32, {1, 37, 1104}), Tensor(DType::F32, {1104, 1000})});
+  mlir::Operation *op = nullptr;
+  fn.walk([&](MatMulOp m) { op = m; });
+  ASSERT_TRUE(op);
+  std::map<std::string, int64_t> names = halide::scheduleParamNames(op);
+  for (const char *name : {"tile_m", "panel_vectors", "k_unroll", "tile_grain",
+                           "prefetch_next_panel", "parallel_min_flops"})
+    EXPECT_TRUE(names.count(name)) << name;
+  EXPECT_EQ(names["prefetch_next_panel"], 0);
+  const std::vector<std::map<std::string, int64_t>> variants = {
+      {},
+      {{"prefetch_next_panel", 1}},
+      {{"tile_m", 6}, {"k_unroll", 4}, {"tile_grain", 3}},
+      {{"tile_m", 1}, {"k_unroll", 5}, {"tile_grain", 100}},
+  };
+  for (size_t i = 0; i < variants.size(); ++i)
+    for (const std::string &src : {plain, tied}) {
+      if (i >= 2 && src == tied)
+        continue; // the schedule does not depend on trans_b past packing
+      Opts o{.tol = 1e-5, .lo = -1, .hi = 1, .constArgs = {1}};
+      o.kernel.threads = 2;
+      o.kernel.params = variants[i];
+      SCOPED_TRACE("variant " + std::to_string(i));
+      check(src, o);
+    }
+  // A B that is not a constant takes the panel width as a parameter.
+  Opts np{.tol = 1e-5, .lo = -1, .hi = 1};
+  np.kernel.params = {{"panel_vectors", 2}, {"tile_m", 4}};
+  check(
+      func({T({2, 13, 70}), T({2, 70, 100})}, "matmul", "", {T({2, 13, 100})}),
+      np);
+}
+
 TEST_F(HalideKernelTest, Gemm) {
   Opts o{.tol = 1e-5, .lo = -1, .hi = 1};
   check(func({T({13, 7}), T({9, 13}), T({9})}, "gemm",
@@ -566,6 +613,33 @@ TEST_F(HalideKernelTest, AttentionBSD) {
              "{scale = 0.5 : f32, num_heads = 3 : i64, causal = true, layout = "
              "\"bsd\"}",
              {T({1, 3, 24})}));
+}
+
+TEST_F(HalideKernelTest, AttentionParams) {
+  Opts o;
+  o.kernel.params = {
+      {"query_tile", 4}, {"key_block_vectors", 4}, {"value_panel_vectors", 1}};
+  check(func({T({1, 37, 64}), T({1, 37, 64}), T({1, 37, 64})}, "attention",
+             "{scale = 0.25 : f32, num_heads = 2 : i64, causal = true, layout "
+             "= \"bsd\"}",
+             {T({1, 37, 64})}),
+        o);
+}
+
+/// With an autoscheduler the attention kernel defines only its algorithm (no
+/// manual schedule) and still computes the same results (the matmul's case is
+/// in TuningTest's Adams2019 tests).
+TEST_F(HalideKernelTest, AutoscheduledAttention) {
+  std::string why;
+  if (!halide::autoschedulerAvailable("adams2019", &why))
+    GTEST_SKIP() << why;
+  Opts a;
+  a.kernel.autoscheduler = "adams2019";
+  check(func({T({1, 9, 32}), T({1, 9, 32}), T({1, 9, 32})}, "attention",
+             "{scale = 0.25 : f32, num_heads = 2 : i64, causal = true, layout "
+             "= \"bsd\"}",
+             {T({1, 9, 32})}),
+        a);
 }
 
 //===----------------------------------------------------------------------===//

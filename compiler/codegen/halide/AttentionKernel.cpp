@@ -91,12 +91,24 @@ bool lowerAttention(KernelBuilder &kb) {
   // vectors), Sk padded to a block multiple (padded keys are masked out);
   // values in panels of CT columns. Intermediates are indexed by (row in
   // tile ti, tile to) so that per-tile key ranges are visible to Halide.
+  // Named parameters (kb.param; they shape the tiled algorithm, so they
+  // apply with an autoscheduler too):
+  //  query_tile          query rows per tile = rows of the register tiles
+  //                      (default 8; candidates 4, 6, 8).
+  //  key_block_vectors   keys per score block, in vectors (default 2;
+  //                      candidates 1, 2, 4).
+  //  value_panel_vectors P·V output columns per register tile, in vectors
+  //                      (default 2; candidates 1, 2, 4 with d = 64).
   int vw = kb.lanes(Float(32));
   auto roundUp = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
-  int64_t qt = std::min<int64_t>(kb.param("query_tile", 8), Sq);
-  int64_t jt =
-      std::min<int64_t>(kb.param("key_block_vectors", 2) * vw, roundUp(Sk, vw));
-  int64_t ct = std::min<int64_t>(2 * vw, roundUp(Dv, vw));
+  int64_t qt =
+      std::min<int64_t>(std::max<int64_t>(1, kb.param("query_tile", 8)), Sq);
+  int64_t jt = std::min<int64_t>(
+      std::max<int64_t>(1, kb.param("key_block_vectors", 2)) * vw,
+      roundUp(Sk, vw));
+  int64_t ct = std::min<int64_t>(
+      std::max<int64_t>(1, kb.param("value_panel_vectors", 2)) * vw,
+      roundUp(Dv, vw));
   int64_t skp = roundUp(Sk, jt), nb = skp / jt;
   Var ti("ti"), to("to");
   Expr row =
@@ -177,6 +189,8 @@ bool lowerAttention(KernelBuilder &kb) {
     out(c, i, h, b) = res;
     kb.addOutput(out, {0}, {B, H, Sq, Dv});
   }
+  if (kb.autoschedule())
+    return true; // the algorithm only; the autoscheduler places every Func
 
   // Schedule: parallel over (batch, head); per query tile the score rows
   // (QT x key range) live in small buffers; Q·Kᵀ and P·V use register tiles of

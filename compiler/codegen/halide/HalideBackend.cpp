@@ -93,6 +93,8 @@ KernelPipeline buildOrThrow(mlir::Operation *op, const KernelOptions &opts) {
       unsupported("unknown schedule parameter '" + kv.first + "'");
   KernelPipeline kp;
   kp.pipeline = Pipeline(kb.outputs);
+  if (!opts.autoscheduler.empty())
+    autoschedulePipeline(kb, kp.pipeline);
   for (const ImageParam &p : kb.params) {
     kp.args.push_back(p);
     kp.inputs.push_back(p);

@@ -137,7 +137,9 @@ int KernelBuilder::input(unsigned operand, Shape shape, bool packed,
   int64_t stride = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     int64_t e = shape[shape.size() - 1 - i];
+    // Estimates only guide autoschedulers; manual schedules ignore them.
     p.dim((int)i).set_bounds(0, (int)e).set_stride((int)stride);
+    p.dim((int)i).set_estimate(0, (int)e);
     stride *= e;
   }
   KernelArg a;
@@ -193,8 +195,10 @@ void KernelBuilder::addOutput(Func f, const std::vector<unsigned> &results,
   std::vector<Var> hv = f.args();
   if (hv.size() != shape.size())
     unsupported("internal: output rank mismatch");
-  for (size_t i = 0; i < hv.size(); ++i)
+  for (size_t i = 0; i < hv.size(); ++i) {
     f.bound(hv[i], 0, (int)shape[shape.size() - 1 - i]);
+    f.set_estimate(hv[i], 0, (int)shape[shape.size() - 1 - i]);
+  }
   // Halide lets only the first buffer of a Tuple output carry bounds; the
   // others share them.
   bool first = true;
@@ -292,6 +296,8 @@ std::vector<Expr> broadcastIndex(const Shape &operand,
 
 void scheduleElementwise(KernelBuilder &kb, Func f, const Shape &shape, Type t,
                          int64_t grain) {
+  if (kb.autoschedule())
+    return;
   std::vector<Var> hv = f.args();
   size_t rank = hv.size();
   int vw = std::max(1, kb.lanes(t));

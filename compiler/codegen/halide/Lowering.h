@@ -76,6 +76,14 @@ public:
   /// A schedule parameter: opts.params[name] if given, else `def`. Recorded
   /// so scheduleParamNames() can list it.
   int64_t param(const std::string &name, int64_t def);
+  /// True when an autoscheduler (opts.autoscheduler) schedules this kernel:
+  /// the builder then defines the algorithm only and applies no schedule
+  /// directives. Builders that never ask cannot be autoscheduled.
+  bool autoschedule() {
+    autoscheduleAsked = true;
+    return !opts.autoscheduler.empty();
+  }
+  bool autoscheduleAsked = false;
   /// Natural vector lanes of `t` on the target.
   int lanes(Halide::Type t) const { return target.natural_vector_size(t); }
 
@@ -133,6 +141,10 @@ bool lowerMovement(KernelBuilder &kb);
 bool lowerMatmul(KernelBuilder &kb);
 bool lowerNorm(KernelBuilder &kb);
 bool lowerAttention(KernelBuilder &kb);
+
+/// Schedules `pipeline` (built by `kb` with kb.autoschedule() true) with
+/// kb.opts.autoscheduler; throws Unsupported when that is not possible.
+void autoschedulePipeline(KernelBuilder &kb, Halide::Pipeline &pipeline);
 
 /// Matmul packing (MatmulKernels.cpp).
 bool matmulUsesPacked(mlir::Operation *op, unsigned operand);

@@ -5,6 +5,8 @@
 
 #include "kiln/IR/KilnDialect.h"
 
+#include <algorithm>
+
 using namespace Halide;
 
 namespace kiln::halide::detail {
@@ -298,15 +300,43 @@ bool lowerMatmul(KernelBuilder &kb) {
   out(hargs({n, m})) = y;
   kb.addOutput(out, {0}, outView);
 
+  if (kb.autoschedule())
+    return true; // the algorithm only; the autoscheduler places every Func
+
   // Schedule: output tiles of NT columns x MT rows, the reduction innermost
   // over the tile with the accumulators in registers; tiles run in parallel.
+  // Named parameters (kb.param; the tuner searches them, defaults = the best
+  // hand-measured schedule on AVX-512):
+  //  tile_m              rows of the register tile (default 8 with 16 lanes,
+  //                      else 4). NT/16 x tile_m accumulators + NT/16 B
+  //                      vectors + 1 broadcast must fit the 32 zmm registers:
+  //                      candidates 2, 4, 6, 8, 9 (9 only for 3 vectors).
+  //  panel_vectors       NT in vectors for a B that is not a constant (1..4;
+  //                      default 3). A constant B is pre-packed in panels of
+  //                      3 vectors (packedPanelWidth), which this does not
+  //                      change.
+  //  k_unroll            unroll factor of the reduction loop (1, 2, 4;
+  //                      default 1).
+  //  tile_grain          consecutive tiles (rows first, within one column
+  //                      panel) each parallel task runs (1, 2, 4, 8, 16;
+  //                      default 1). Larger grains keep a B panel on one core.
+  //  prefetch_next_panel 1: software-prefetch the next packed B panel while
+  //                      computing the current one (each register tile
+  //                      prefetches it row by row), for weights that stream
+  //                      from DRAM like GPT-2's 154 MB LM head (0/1; default
+  //                      0: the hardware prefetcher already keeps up here,
+  //                      see BENCHMARKS.md).
+  //  parallel_min_flops  smaller GEMMs run on one thread (default 2^20).
   int vw = kb.lanes(Float(32));
-  int64_t mt = std::min<int64_t>(kb.param("tile_m", vw >= 16 ? 8 : 4), Mv);
+  int64_t mt = std::min<int64_t>(
+      std::max<int64_t>(1, kb.param("tile_m", vw >= 16 ? 8 : 4)), Mv);
+  int64_t panelVectors =
+      std::clamp<int64_t>(kb.param("panel_vectors", kPanelVectors), 1, 8);
   int64_t nt;
   if (packed)
     nt = P;
-  else if (N >= kPanelVectors * vw)
-    nt = kPanelVectors * vw;
+  else if (N >= panelVectors * vw)
+    nt = panelVectors * vw;
   else if (N >= vw)
     nt = N / vw * vw;
   else
@@ -320,8 +350,10 @@ bool lowerMatmul(KernelBuilder &kb) {
   for (Var &x : hb)
     order.push_back(x);
   out.reorder(order).vectorize(nii, (int)nvec).unroll(nii).unroll(mi);
-  int64_t tiles = ((Mv + mt - 1) / mt) * ((N + nt - 1) / nt) * product(bp.out);
+  int64_t mTiles = (Mv + mt - 1) / mt;
+  int64_t tiles = mTiles * ((N + nt - 1) / nt) * product(bp.out);
   double flops = 2.0 * (double)Mv * N * K * product(bp.out);
+  int64_t grain = std::clamp<int64_t>(kb.param("tile_grain", 1), 1, mTiles);
   Var t = mo;
   if (kb.threads > 1 && tiles > 1 &&
       flops >= kb.param("parallel_min_flops", 1 << 20)) {
@@ -333,13 +365,36 @@ bool lowerMatmul(KernelBuilder &kb) {
       out.fuse(t, x, f2);
       t = f2;
     }
-    out.parallel(t);
+    if (grain > 1) {
+      Var task("task"), within("within");
+      out.split(t, task, within, (int)grain, TailStrategy::GuardWithIf);
+      out.parallel(task);
+      t = within;
+    } else {
+      out.parallel(t);
+    }
   }
   Var pn = packed ? ni : n;
   prod.compute_at(out, t).vectorize(pn, (int)nvec).unroll(pn).unroll(m);
   if (packed)
     prod.bound_extent(ni, (int)P);
   prod.update().reorder(pn, m, r).vectorize(pn, (int)nvec).unroll(pn).unroll(m);
+  int64_t kUnroll = kb.param("k_unroll", 1);
+  RVar kLoop = r.x; // the reduction loop over rows (or row groups)
+  int64_t kSteps = K;
+  if (kUnroll > 1 && K % kUnroll == 0) {
+    RVar ko("ko"), ki("ki");
+    prod.update().split(r.x, ko, ki, (int)kUnroll).unroll(ki);
+    kLoop = ko;
+    kSteps = K / kUnroll;
+  }
+  if (packed) {
+    // Row k + K of panel p is row k of panel p + 1 in the packed layout, so
+    // prefetching "K rows ahead" pulls the next panel in, one row per step.
+    if (kb.param("prefetch_next_panel", 0))
+      prod.update().prefetch(kb.params[b], kLoop, kLoop, Expr((int)kSteps),
+                             PrefetchBoundStrategy::NonFaulting);
+  }
   if (!packed && mv.transB) {
     bs.compute_root().vectorize(sn, vw, TailStrategy::GuardWithIf);
     if (kb.threads > 1 && nb)

@@ -112,6 +112,8 @@ bool lowerTranspose(KernelBuilder &kb) {
   std::vector<Var> hv(v.rbegin(), v.rend());
   f(hv) = val;
   kb.addOutput(f, {0}, outView);
+  if (kb.autoschedule())
+    return true;
   Type st = storageType(dt);
   if (r == 1 || inPosOfGroup[r - 1] == r - 1) {
     scheduleElementwise(kb, f, outView, st);
@@ -183,6 +185,8 @@ bool lowerConcat(KernelBuilder &kb) {
   if (off != out[axis])
     unsupported("concat inputs do not add up to the result");
   kb.addOutput(f, {0}, view);
+  if (kb.autoschedule())
+    return true;
   int vw = kb.lanes(st);
   int64_t grain = kb.param("parallel_grain", 32768);
   bool par = kb.threads > 1 && product(view) >= 2 * grain;

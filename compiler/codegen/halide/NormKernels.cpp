@@ -57,14 +57,14 @@ struct Reduction {
 Reduction innerReduce(const std::string &name,
                       const std::function<Expr(Expr)> &value,
                       const std::vector<Var> &outer, int64_t n, Fold kind,
-                      Type t, int vw) {
+                      Type t, int vw, bool factor = true) {
   Reduction res;
   res.red = Func(name);
   Func &red = res.red;
   RDom r(0, (int)n, name + "_r");
   red(outer) = foldInit(kind, t);
   red(outer) = foldStep(kind, red(outer), value(r.x));
-  if (n >= vw) {
+  if (factor && n >= vw) {
     RVar ro(name + "_ro"), ri(name + "_ri");
     res.u = Var(name + "_u");
     red.update().split(r.x, ro, ri, vw, TailStrategy::GuardWithIf);
@@ -144,14 +144,18 @@ bool lowerSoftmax(KernelBuilder &kb) {
     Func xin("xin"), ex("ex");
     xin(c, row) = kb.load(x, {row, c});
     Reduction mx = innerReduce(
-        "mx", [&](Expr e) { return xin(e, row); }, {row}, A, Fold::Max, f, vw);
+        "mx", [&](Expr e) { return xin(e, row); }, {row}, A, Fold::Max, f, vw,
+        !kb.autoschedule());
     ex(c, row) = exp(xin(c, row) - mx.red(row));
     Reduction sm = innerReduce(
-        "sum", [&](Expr e) { return ex(e, row); }, {row}, A, Fold::Sum, f, vw);
+        "sum", [&](Expr e) { return ex(e, row); }, {row}, A, Fold::Sum, f, vw,
+        !kb.autoschedule());
     Expr y = isLog ? Expr(xin(c, row) - mx.red(row) - log(sm.red(row)))
                    : Expr(ex(c, row) * (1.0f / sm.red(row)));
     out(c, row) = y;
     kb.addOutput(out, {0}, view);
+    if (kb.autoschedule())
+      return true;
     out.vectorize(c, vw, TailStrategy::GuardWithIf);
     Var lvl = parallelRows(kb, out, row, outer, A);
     computeAt(mx, out, lvl);
@@ -175,6 +179,8 @@ bool lowerSoftmax(KernelBuilder &kb) {
   out(i, a, o) = isLog ? Expr(xin(i, a, o) - mx(i, o) - log(sm(i, o)))
                        : Expr(ex(i, a, o) / sm(i, o));
   kb.addOutput(out, {0}, view);
+  if (kb.autoschedule())
+    return true;
   out.vectorize(i, vw, TailStrategy::GuardWithIf);
   Var lvl = parallelRows(kb, out, o, outer, A * inner);
   for (Func fn : {mx, sm}) {
@@ -284,6 +290,8 @@ bool lowerReduce(KernelBuilder &kb) {
     y = y / cast(ct, Expr((int64_t)count));
   out(hov) = cast(storageType(kb.resultDType(0)), y);
   kb.addOutput(out, {0}, outView);
+  if (kb.autoschedule())
+    return true;
   int64_t inner = outView.back();
   if (!innerReduced && inner > 1) {
     // Vectorize across the contiguous kept dim; reduce outside it.
@@ -371,7 +379,8 @@ void layerNormKernel(KernelBuilder &kb, int64_t rows, int64_t n, unsigned xOp,
   std::optional<Reduction> sum;
   if (!rms) {
     sum = innerReduce(
-        "sum", [&](Expr e) { return s(e, row); }, {row}, n, Fold::Sum, f, vw);
+        "sum", [&](Expr e) { return s(e, row); }, {row}, n, Fold::Sum, f, vw,
+        !kb.autoschedule());
     mean(row) = sum->red(row) * invN;
   }
   Reduction sq = innerReduce(
@@ -380,7 +389,7 @@ void layerNormKernel(KernelBuilder &kb, int64_t rows, int64_t n, unsigned xOp,
         Expr d = rms ? Expr(s(e, row)) : Expr(s(e, row) - mean(row));
         return d * d;
       },
-      {row}, n, Fold::Sum, f, vw);
+      {row}, n, Fold::Sum, f, vw, !kb.autoschedule());
   rstd(row) = 1.0f / sqrt(sq.red(row) * invN + eps);
   Expr yc = rms ? Expr(s(c, row)) : Expr(s(c, row) - mean(row));
   Expr y = yc * rstd(row) * kb.load(g, {gScalar ? Expr(0) : Expr(c)});
@@ -400,6 +409,8 @@ void layerNormKernel(KernelBuilder &kb, int64_t rows, int64_t n, unsigned xOp,
   else
     out(c, row) = Tuple(vals);
   kb.addOutput(out, results, view);
+  if (kb.autoschedule())
+    return;
   out.vectorize(c, vw, TailStrategy::GuardWithIf);
   Var lvl = parallelRows(kb, out, row, rows, n);
   if (skipOp || biasOp)
@@ -505,12 +516,15 @@ bool lowerArgMax(KernelBuilder &kb) {
           isF ? (v > best || (is_nan(v) && !is_nan(best))) : Expr(v > best);
     red(i, o) = Tuple(select(better, cast(Int(64), r), red(i, o)[0]),
                       select(better, v, best));
-    red.update().reorder(i, r.x);
+    if (!kb.autoschedule())
+      red.update().reorder(i, r.x);
   }
   Func out("out");
   out(i, o) = red(i, o)[0];
   Shape view = {outer, inner};
   kb.addOutput(out, {0}, view);
+  if (kb.autoschedule())
+    return true;
   int vw = kb.lanes(Int(64));
   Var lvl = parallelRows(kb, out, o, outer, A * inner);
   red.compute_at(out, lvl);
@@ -560,6 +574,8 @@ bool lowerCumSum(KernelBuilder &kb) {
     out(i, pos(p), o) = out(i, pos(p - 1), o) + add;
   }
   kb.addOutput(out, {0}, view);
+  if (kb.autoschedule())
+    return true;
   int vw = kb.lanes(t);
   bool par = kb.threads > 1 && outer > 1 &&
              product(view) >= 2 * kb.param("parallel_grain", 32768);

@@ -96,9 +96,16 @@ mlir::LogicalResult compileKernels(Program &prog,
                                 << "': " << ec.message();
   std::vector<unsigned> misses;
   for (auto [i, k] : llvm::enumerate(prog.kernels)) {
+    // The schedule is part of the key: a tuned compile never reuses an
+    // object built with other parameters.
+    std::string sched;
+    for (const auto &kv : k.params)
+      sched += "\nparam " + kv.first + "=" + std::to_string(kv.second);
+    if (!k.autoscheduler.empty())
+      sched += "\nautoscheduler=" + k.autoscheduler;
     std::string h = hashHex(k.key + "\n" + *target +
                             "\nthreads=" + std::to_string(opts.threads) + "\n" +
-                            compilerFingerprint());
+                            compilerFingerprint() + sched);
     k.function = "kiln_k_" + h.substr(0, 24);
     k.objectPath = dir + "/" + h + ".o";
     k.cacheHit = opts.useCache && llvm::sys::fs::exists(k.objectPath);
@@ -120,10 +127,13 @@ mlir::LogicalResult compileKernels(Program &prog,
     Kernel &k = prog.kernels[i];
     auto t0 = std::chrono::steady_clock::now();
     std::string tmp = tempName(k.objectPath);
+    halide::KernelOptions ko = kopts;
+    ko.params = k.params;
+    ko.autoscheduler = k.autoscheduler;
     llvm::LogicalResult built =
         k.backend == Backend::LLVM
             ? llvmgen::compileKernelToObject(k.op, k.function, tmp)
-            : halide::compileKernelToObject(k.op, k.function, tmp, kopts);
+            : halide::compileKernelToObject(k.op, k.function, tmp, ko);
     if (failed(built)) {
       llvm::sys::fs::remove(tmp);
       ok = false;

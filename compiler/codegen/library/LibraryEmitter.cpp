@@ -4,6 +4,7 @@
 #include "Glue.h"
 #include "KernelCache.h"
 #include "Program.h"
+#include "Tuner.h"
 
 #include "kiln/Codegen/Library.h"
 
@@ -188,6 +189,7 @@ void writeReportJson(const LibraryReport &r, const Program &prog,
                            {"key", k.key},
                            {"uses", k.uses},
                            {"cache_hit", k.cacheHit},
+                           {"schedule", k.schedule},
                            {"compile_seconds", k.compileSeconds},
                            {"flops", k.flops}});
   llvm::json::Array steps;
@@ -283,6 +285,8 @@ llvm::FailureOr<LibraryReport> emitLibrary(mlir::ModuleOp module,
   kb.useCache = opts.useCache;
   kb.jobs = opts.jobs;
   kb.workDir = workDir + "/kernels";
+  if (failed(applyTuning(*prog, opts, report, loc)))
+    return mlir::failure();
   auto compileStart = Clock::now();
   if (failed(compileKernels(*prog, kb, loc)))
     return mlir::failure();
@@ -381,6 +385,7 @@ llvm::FailureOr<LibraryReport> emitLibrary(mlir::ModuleOp module,
     kr.uses = k.uses;
     kr.cacheHit = k.cacheHit;
     kr.compileSeconds = k.seconds;
+    kr.schedule = k.schedule;
     kr.flops = kernelFlops(k.op);
     (k.cacheHit ? report.cacheHits : report.cacheMisses)++;
     report.kernels.push_back(std::move(kr));
@@ -415,6 +420,10 @@ void printLibraryReport(const LibraryReport &r, llvm::raw_ostream &os) {
      << " output copies)\n";
   os << "  kernel cache: " << r.cacheHits << " hits, " << r.cacheMisses
      << " compiled\n";
+  if (!r.tuningDbPath.empty())
+    os << "  tuning db: " << r.tunedKernels << " of "
+       << r.kernels.size() - llvmKernels << " Halide kernels use stored schedules ("
+       << r.tuningDbPath << ")\n";
   os << "  arena: " << bytesText(r.arenaBytes) << " for "
      << bytesText(r.intermediateBytes) << " of intermediates";
   if (r.intermediateBytes)

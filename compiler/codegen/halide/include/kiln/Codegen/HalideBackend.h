@@ -30,6 +30,11 @@ struct KernelOptions {
   /// Drop Halide's runtime checks of buffer shapes (the caller guarantees
   /// them).
   bool noAsserts = false;
+  /// A Halide autoscheduler that schedules the kernel instead of its manual
+  /// schedule: "" (manual, the default) or "adams2019" (Halide's Adams2019
+  /// plugin, loaded on first use). `params` must be empty then. Kernels whose
+  /// builder does not support autoscheduling fail to build in this mode.
+  std::string autoscheduler;
 };
 
 /// One buffer argument of a compiled kernel. A kernel function takes
@@ -74,6 +79,11 @@ ref::Tensor packWeights(mlir::Operation *op, const ref::Tensor &value,
                         unsigned operand = 1);
 /// The panel width P of the packed layout of `op`'s weight (48 by default).
 int64_t packedPanelWidth(mlir::Operation *op);
+
+/// True when `name` ("adams2019") is an autoscheduler the backend can load
+/// and use; otherwise `why` says what failed (unknown name, plugin missing).
+/// Loads the plugin on first use (KILN_ADAMS2019_PLUGIN overrides its path).
+bool autoschedulerAvailable(llvm::StringRef name, std::string *why = nullptr);
 
 /// Schedule parameters the op's kernel reads (names valid in
 /// KernelOptions::params) with their default values on the host target.

@@ -49,6 +49,40 @@ struct LibraryOptions {
   std::string cc;
   /// Keep N.c and the link inputs in OUTDIR/N.build/ (else only N.c is kept).
   bool keepIntermediates = false;
+  /// Tuning database (docs/tuning.md); "" means defaultTuningDbPath(). Halide
+  /// kernels with an entry for this target and thread count use its schedule.
+  std::string tuningDb;
+  bool useTuningDb = true;
+  /// Tune every unique Halide kernel first (kiln compile --tune), store the
+  /// winners in the database, then compile with them. Budget: tuneSeconds in
+  /// all (0: kDefaultTuneSeconds) and at most tuneTrials candidates a kernel
+  /// (0: 16). Progress goes to stderr.
+  bool tune = false;
+  double tuneSeconds = 0;
+  int tuneTrials = 0;
+  /// Also try Halide's Adams2019 autoscheduler while tuning.
+  bool tuneAutoscheduler = true;
+};
+
+/// The default total tuning time of `kiln compile --tune`, in seconds.
+constexpr double kDefaultTuneSeconds = 180;
+
+/// Parses a --tune-budget value: "300" or "300s" (seconds in all), "8t" or
+/// "8trials" (candidates per kernel, no time limit). Returns "" or an error.
+std::string parseTuneBudget(llvm::StringRef text, double &seconds,
+                            int &trials);
+
+/// One kernel's tuning outcome (times are medians per call, in ms; < 0: not
+/// measured).
+struct KernelTuneReport {
+  std::string op, key;
+  unsigned uses = 0;
+  double defaultMs = -1, manualMs = -1, adamsMs = -1;
+  std::string winner; // "manual", "adams2019", or "" when tuning failed
+  std::string params; // the winning manual parameters, "a=1 b=2"
+  std::string note;   // why Adams2019 (or the kernel) was skipped
+  int timed = 0;
+  double seconds = 0; // tuning time
 };
 
 /// One unique kernel of a library.
@@ -60,6 +94,8 @@ struct KernelReport {
   unsigned uses = 0;    // steps that call it
   bool cacheHit = false;
   double compileSeconds = 0;
+  /// "default", "tuned" (stored manual parameters) or "adams2019".
+  std::string schedule = "default";
   double flops = 0;     // floating-point ops per call (matmul-like ops; 0 otherwise)
 };
 
@@ -77,6 +113,12 @@ struct LibraryReport {
   uint64_t weightBytes = 0;
   bool externalWeights = false;
   double compileSeconds = 0, linkSeconds = 0, totalSeconds = 0;
+  /// The tuning database read (and written by --tune), how many kernels use
+  /// its schedules, and the --tune results.
+  std::string tuningDbPath;
+  unsigned tunedKernels = 0;
+  std::vector<KernelTuneReport> tuning;
+  double tuneSeconds = 0;
 };
 
 /// Compiles @main of `module` (every shape static, every op supported by the
@@ -93,6 +135,9 @@ double kernelFlops(mlir::Operation *op);
 
 /// Prints the report as `kiln compile --stats` shows it.
 void printLibraryReport(const LibraryReport &report, llvm::raw_ostream &os);
+/// Prints the --tune table: per kernel default, best manual and Adams2019
+/// times, the winner and its speedup over the default.
+void printTuningReport(const LibraryReport &report, llvm::raw_ostream &os);
 
 /// `name` as a C identifier (other characters become '_'; "model" if empty).
 std::string sanitizeName(llvm::StringRef name);
@@ -100,6 +145,10 @@ std::string sanitizeName(llvm::StringRef name);
 /// $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln/kernels, else
 /// ~/.cache/kiln/kernels.
 std::string defaultCacheDir();
+/// The tuning database LibraryOptions{}.tuningDb stands for:
+/// $KILN_TUNING_DB, else $XDG_CACHE_HOME/kiln/tuning.json, else
+/// ~/.cache/kiln/tuning.json.
+std::string defaultTuningDbPath();
 
 /// A model input or output as a loaded library reports it.
 struct TensorInfo {
