@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(cmake ninja-build ccache g++ git
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libhalide14-0-dev libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
-  libgtest-dev python3-numpy python3-onnx)
+  libgtest-dev python3-numpy python3-onnx graphviz)
 [ -n "${KILN_EXTRA_PKGS:-}" ] && PKGS+=(${KILN_EXTRA_PKGS})
 
 missing=()
@@ -29,4 +29,4 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache ${KILN_CMAKE_ARGS:-} >/dev/null
 fi
 export CCACHE_BASEDIR="$PWD"
-cmake --build "$BUILD" -j "${KILN_JOBS:-$(nproc)}"
+cmake --build "$BUILD" -j "${KILN_JOBS:-$(nproc)}" ${KILN_BUILD_TARGETS:+--target $KILN_BUILD_TARGETS}

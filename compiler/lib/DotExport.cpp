@@ -1,5 +1,6 @@
 // Graphviz (.dot) export of @main for `kiln compile --emit=dot`: ops are nodes
-// (op name + result shapes, ONNX node name as tooltip), SSA values are edges.
+// (op name + result shapes, ONNX node name as tooltip), SSA values are edges,
+// fused ops sit in clusters labelled with the ops they absorbed.
 #include "kiln/Compiler/DotExport.h"
 #include "kiln/Compiler/Driver.h"
 #include "kiln/IR/KilnDialect.h"
@@ -9,7 +10,9 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/Program.h"
 
 using namespace mlir;
 
@@ -53,6 +56,35 @@ void collectNames(Location loc, SmallVectorImpl<std::string> &names) {
       collectNames(inner, names);
   if (auto callSite = dyn_cast<CallSiteLoc>(loc))
     collectNames(callSite.getCallee(), names);
+}
+
+/// The op names a fused op absorbed, as the fusion passes record them: the
+/// ArrayAttr metadata of a FusedLoc (see passes/MatchUtils.h absorbedLoc),
+/// looked up through FusedLocs without metadata that later rewrites wrap it
+/// in. Null when the location records none (e.g. a model written fused).
+ArrayAttr absorbedOps(Location loc) {
+  auto fused = dyn_cast<FusedLoc>(loc);
+  if (!fused)
+    return nullptr;
+  if (auto list = dyn_cast_or_null<ArrayAttr>(fused.getMetadata()))
+    return list;
+  if (fused.getMetadata())
+    return nullptr;
+  for (Location inner : fused.getLocations())
+    if (ArrayAttr list = absorbedOps(inner))
+      return list;
+  return nullptr;
+}
+
+/// "attention: matmul, mul, add, softmax, matmul", six names a line.
+std::string clusterLabel(Operation *op, ArrayAttr absorbed) {
+  std::string label = op->getName().stripDialect().str() + ":";
+  for (auto [i, name] : llvm::enumerate(absorbed)) {
+    auto s = dyn_cast<StringAttr>(name);
+    label += (i == 0 ? " " : i % 6 == 0 ? ",\n" : ", ");
+    label += s ? s.getValue().str() : std::string("?");
+  }
+  return label;
 }
 
 /// Ops kiln's fusion passes produce.
@@ -191,11 +223,22 @@ LogicalResult kiln::exportDot(ModuleOp module, llvm::raw_ostream &os) {
     SmallVector<std::string> names;
     collectNames(op.getLoc(), names);
     std::string tooltip = names.empty() ? label : llvm::join(names, ", ");
-    os << "  " << id << " [label=\"" << escape(label) << "\", tooltip=\""
+    // A fused op that records what it absorbed sits in a cluster saying so.
+    ArrayAttr absorbed = isFused(&op) ? absorbedOps(op.getLoc()) : nullptr;
+    std::string indent = absorbed ? "    " : "  ";
+    if (absorbed)
+      os << "  subgraph cluster_" << id << " {\n"
+         << "    label=\"" << escape(clusterLabel(&op, absorbed))
+         << "\"; tooltip=\"" << escape(tooltip)
+         << "\"; style=\"rounded,dashed\"; color=\"#e69138\"; "
+            "fontname=\"Helvetica\"; fontsize=9;\n";
+    os << indent << id << " [label=\"" << escape(label) << "\", tooltip=\""
        << escape(tooltip) << "\"";
     if (isFused(&op))
       os << ", fillcolor=\"#ffd27f\", penwidth=2";
     os << "];\n";
+    if (absorbed)
+      os << "  }\n";
   }
 
   // Edges: one per operand that is not a folded constant.
@@ -217,4 +260,30 @@ LogicalResult kiln::exportDot(ModuleOp module, llvm::raw_ostream &os) {
   }
   os << "}\n";
   return success();
+}
+
+std::string kiln::findGraphvizDot() {
+  llvm::ErrorOr<std::string> dot = llvm::sys::findProgramByName("dot");
+  return dot ? *dot : std::string();
+}
+
+std::string kiln::renderDot(StringRef dotPath, StringRef format,
+                            StringRef outPath) {
+  if (format != "svg" && format != "png")
+    return "unknown picture format '" + format.str() + "' (use svg or png)";
+  std::string dot = findGraphvizDot();
+  if (dot.empty())
+    return "Graphviz's 'dot' is not on PATH (Debian package graphviz)";
+  std::string typeFlag = "-T" + format.str();
+  std::string outFlag = "-o" + outPath.str();
+  SmallVector<StringRef> args{dot, typeFlag, outFlag, dotPath};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(dot, args, /*Env=*/std::nullopt,
+                                     /*Redirects=*/{}, /*SecondsToWait=*/120,
+                                     /*MemoryLimit=*/0, &error);
+  if (rc != 0)
+    return "dot " + typeFlag + " " + dotPath.str() + " failed" +
+           (error.empty() ? " with exit status " + std::to_string(rc)
+                          : ": " + error);
+  return "";
 }

@@ -60,6 +60,7 @@ FailureOr<std::string> kiln::dumpKernels(ModuleOp module,
     return module.emitError()
            << "cannot write '" << indexPath << "': " << ec.message();
   const char *ext = opts.kind == KernelDumpKind::HalideStmt ? ".stmt" : ".s";
+  bool all = opts.kind == KernelDumpKind::All;
   index << "# kernel file | backend | uses | ops (ONNX node) | key\n";
 
   halide::KernelOptions hopts;
@@ -72,11 +73,18 @@ FailureOr<std::string> kiln::dumpKernels(ModuleOp module,
     std::string note;
     if (kernel.backend == library::Backend::Halide) {
       halide::KernelOutputs outs;
-      (opts.kind == KernelDumpKind::HalideStmt ? outs.stmt : outs.assembly) =
-          base + ext;
+      if (all) {
+        outs.stmt = base + ".stmt";
+        outs.stmtHtml = base + ".stmt.html";
+        outs.llvmAssembly = base + ".ll";
+        outs.assembly = base + ".s";
+      } else {
+        (opts.kind == KernelDumpKind::HalideStmt ? outs.stmt : outs.assembly) =
+            base + ext;
+      }
       if (failed(halide::compileKernel(kernel.op, name, outs, hopts)))
         return failure();
-      file = name + ext;
+      file = all ? name + ".{stmt,stmt.html,ll,s}" : name + ext;
     } else {
       // The LLVM backend writes its LLVM IR (and LLVM-dialect module) beside a
       // throwaway object; it has neither a Halide statement nor an assembly
@@ -91,6 +99,10 @@ FailureOr<std::string> kiln::dumpKernels(ModuleOp module,
       note = opts.kind == KernelDumpKind::HalideStmt
                  ? " [LLVM backend: no Halide statement, wrote LLVM IR]"
                  : " [LLVM backend: no assembly output, wrote LLVM IR]";
+      if (all) {
+        file = name + ".{ll,mlir}";
+        note = " [LLVM backend: LLVM IR and LLVM-dialect MLIR only]";
+      }
     }
     index << file << " | "
           << (kernel.backend == library::Backend::Halide ? "halide" : "llvm")

@@ -3,6 +3,7 @@
 #include "kiln/Codegen/Library.h"
 #include "kiln/Compiler/Driver.h"
 #include "kiln/Compiler/DotExport.h"
+#include "kiln/Compiler/DumpDir.h"
 #include "kiln/Compiler/KernelDump.h"
 #include "kiln/IR/Interpreter.h"
 #include "kiln/IR/KilnDialect.h"
@@ -11,6 +12,7 @@
 #include "kiln/Passes/Passes.h"
 #endif
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -29,6 +31,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 #include <random>
 
 using namespace mlir;
@@ -63,6 +66,26 @@ static cl::opt<bool> printAfterAll("print-ir-after-all",
 static cl::list<std::string> printAfter(
     "print-ir-after", cl::desc("Print IR after the named passes"),
     cl::CommaSeparated, cl::sub(compileCmd), cl::sub(runCmd));
+static cl::opt<bool> printBeforeAll("print-ir-before-all",
+                                    cl::desc("Print IR before every pass"),
+                                    cl::sub(compileCmd), cl::sub(runCmd));
+static cl::list<std::string> printBefore(
+    "print-ir-before", cl::desc("Print IR before the named passes"),
+    cl::CommaSeparated, cl::sub(compileCmd), cl::sub(runCmd));
+static cl::opt<bool> printAfterChange(
+    "print-ir-after-change",
+    cl::desc("Print IR after a pass only when it changed the IR; alone: after "
+             "every pass that changes it, with --print-ir-after=P: after P"),
+    cl::sub(compileCmd), cl::sub(runCmd));
+static cl::opt<std::string> dumpDir(
+    "dump-dir",
+    cl::desc("Write every stage to DIR: NN-<pass>.mlir, graph-*.dot/.svg, "
+             "kernels/, memory-plan.txt"),
+    cl::value_desc("DIR"), cl::sub(compileCmd));
+static cl::opt<std::string> render(
+    "render", cl::desc("With --emit=dot -o OUTDIR: also render the graph "
+                       "with Graphviz's dot: svg|png"),
+    cl::sub(compileCmd));
 static cl::opt<bool> stats("stats",
                            cl::desc("Report what each pass fused and what the library holds"),
                            cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
@@ -91,6 +114,28 @@ static cl::opt<std::string> libName("name", cl::desc("Library name (default: mod
 static cl::opt<bool> externalWeights("external-weights",
                                      cl::desc("Put weights in OUTDIR/N.weights (mmapped)"),
                                      cl::sub(compileCmd));
+
+// Tuning (docs/tuning.md)
+static cl::opt<bool> tune(
+    "tune",
+    cl::desc("Tune every unique Halide kernel on this machine (schedule parameters and "
+             "Halide's Adams2019 autoscheduler), store the winners in the tuning "
+             "database and compile with them"),
+    cl::sub(compileCmd));
+static cl::opt<std::string> tuneBudget(
+    "tune-budget",
+    cl::desc("--tune budget: SECONDS in all (\"300\" or \"300s\"; default 180) or "
+             "candidates per kernel (\"8t\", no time limit)"),
+    cl::value_desc("BUDGET"), cl::sub(compileCmd));
+static cl::opt<std::string> tuningDb(
+    "tuning-db",
+    cl::desc("Tuning database to read (and write with --tune); default "
+             "$KILN_TUNING_DB, else $XDG_CACHE_HOME/kiln/tuning.json or "
+             "~/.cache/kiln/tuning.json"),
+    cl::value_desc("PATH"), cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
+static cl::opt<bool> noTuningDb("no-tuning-db",
+                                cl::desc("Ignore the tuning database: default schedules"),
+                                cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
 
 // run
 static cl::list<std::string> inputSpecs("input", cl::desc("NAME=FILE.npy"),
@@ -131,7 +176,7 @@ static OwningOpRef<ModuleOp> load(MLIRContext &ctx) {
 }
 
 /// Runs the default pipeline (or --pass-pipeline) with the requested instrumentation.
-static LogicalResult optimize(ModuleOp module) {
+static LogicalResult optimize(ModuleOp module, kiln::DumpDir *dump = nullptr) {
   PassManager pm(module.getContext());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
@@ -154,19 +199,29 @@ static LogicalResult optimize(ModuleOp module) {
     pm.addPass(createCSEPass());
 #endif
   }
-  if (printAfterAll || !printAfter.empty()) {
-    std::set<std::string> names(printAfter.begin(), printAfter.end());
-    bool all = printAfterAll;
+  if (printAfterAll || !printAfter.empty() || printBeforeAll ||
+      !printBefore.empty() || printAfterChange) {
+    std::set<std::string> after(printAfter.begin(), printAfter.end());
+    std::set<std::string> before(printBefore.begin(), printBefore.end());
+    // --print-ir-after-change alone means after every pass (that changes IR).
+    bool allAfter = printAfterAll || (printAfterChange && after.empty());
+    bool allBefore = printBeforeAll;
     // Module-scope IR printing aborts on a multi-threaded context.
     module.getContext()->disableMultithreading();
     pm.enableIRPrinting(
-        [](Pass *, Operation *) { return false; },
-        [all, names](Pass *p, Operation *) {
-          return all || names.count(p->getArgument().str());
+        [allBefore, before](Pass *p, Operation *) {
+          return allBefore || before.count(p->getArgument().str());
         },
-        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+        [allAfter, after](Pass *p, Operation *) {
+          return allAfter || after.count(p->getArgument().str());
+        },
+        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/printAfterChange,
         /*printAfterOnlyOnFailure=*/false, llvm::errs(),
         OpPrintingFlags().elideLargeResourceString(256).elideLargeElementsAttrs(64));
+  }
+  if (dump) {
+    module.getContext()->disableMultithreading();
+    dump->instrument(pm);
   }
   if (timing)
     pm.enableTiming();
@@ -193,6 +248,17 @@ static FailureOr<kiln::library::LibraryOptions> libraryOptions(StringRef dir,
   }
   if (externalWeights)
     opts.weights = kiln::library::WeightsMode::External;
+  opts.tuningDb = tuningDb;
+  opts.useTuningDb = !noTuningDb;
+  opts.tune = tune;
+  if (!tuneBudget.empty()) {
+    std::string e = kiln::library::parseTuneBudget(tuneBudget, opts.tuneSeconds,
+                                                   opts.tuneTrials);
+    if (!e.empty()) {
+      fail(e);
+      return failure();
+    }
+  }
   return opts;
 }
 
@@ -200,10 +266,53 @@ static std::string modelStem() {
   return libName.empty() ? llvm::sys::path::stem(modelPath).str() : libName.getValue();
 }
 
+/// --dump-dir: checked before any work; null when not asked for.
+static FailureOr<std::unique_ptr<kiln::DumpDir>> openDumpDir() {
+  if (dumpDir.empty())
+    return std::unique_ptr<kiln::DumpDir>();
+  auto lib = libraryOptions(dumpDir, modelStem());
+  if (failed(lib))
+    return failure();
+  kiln::DumpDirOptions opts;
+  opts.dir = dumpDir;
+  opts.backend = lib->backend;
+  opts.target = lib->target;
+  opts.threads = lib->threads;
+  std::string error;
+  std::unique_ptr<kiln::DumpDir> dump = kiln::DumpDir::create(opts, error);
+  if (!dump) {
+    fail(error);
+    return failure();
+  }
+  return dump;
+}
+
 static int compileMain(MLIRContext &ctx) {
-  OwningOpRef<ModuleOp> module = load(ctx);
-  if (!module || failed(optimize(*module)))
+  if ((tune || !tuneBudget.empty()) && emit != "lib")
+    return fail("--tune and --tune-budget go with --emit=lib");
+  if (!tuneBudget.empty() && !tune)
+    return fail("--tune-budget goes with --tune");
+  if (!render.empty() && emit != "dot")
+    return fail("--render goes with --emit=dot");
+  if (!render.empty() && render != "svg" && render != "png")
+    return fail("--render must be svg or png, not '" + render + "'");
+  if (!render.empty() && outDir.empty())
+    return fail("--render needs an output directory: -o OUTDIR");
+  auto dump = openDumpDir();
+  if (failed(dump))
     return 1;
+  OwningOpRef<ModuleOp> module = load(ctx);
+  if (!module)
+    return 1;
+  if (*dump && failed((*dump)->writeImported(*module)))
+    return 1;
+  if (failed(optimize(*module, dump->get())))
+    return 1;
+  if (*dump) {
+    if (failed((*dump)->writeFinal(*module)))
+      return 1;
+    llvm::errs() << "kiln: wrote the stages to " << (*dump)->dir() << "\n";
+  }
   if (emit == "ir") {
     if (outDir.empty()) {
       kiln::printModule(*module, llvm::outs());
@@ -231,7 +340,14 @@ static int compileMain(MLIRContext &ctx) {
       return fail("cannot write '" + path + "': " + ec.message());
     if (failed(kiln::exportDot(*module, os)))
       return 1;
+    os.close();
     llvm::outs() << "wrote " << path << "\n";
+    if (render.empty())
+      return 0;
+    std::string picture = outDir + "/" + modelStem() + "." + render;
+    if (std::string why = kiln::renderDot(path, render, picture); !why.empty())
+      return fail("cannot render " + path + ": " + why);
+    llvm::outs() << "wrote " << picture << "\n";
     return 0;
   }
   if (emit == "halide" || emit == "asm") {
@@ -255,6 +371,8 @@ static int compileMain(MLIRContext &ctx) {
   }
   if (emit != "lib")
     return fail("--emit=" + emit + " is not implemented (use lib, ir, dot, halide or asm)");
+  if (outDir.empty() && *dump)
+    return 0; // --dump-dir alone: the stages are the output
   if (outDir.empty())
     return fail("--emit=lib needs an output directory: -o OUTDIR");
   auto opts = libraryOptions(outDir, modelStem());
@@ -267,6 +385,8 @@ static int compileMain(MLIRContext &ctx) {
     kiln::library::printLibraryReport(*report, llvm::outs());
   else
     llvm::outs() << "wrote " << report->libraryPath << " and " << report->headerPath << "\n";
+  if (opts->tune)
+    kiln::library::printTuningReport(*report, llvm::outs());
   return 0;
 }
 
@@ -332,6 +452,13 @@ compileToCache(MLIRContext &ctx, const std::map<std::string, kiln::ref::Tensor> 
   std::string key = "kiln-model-v1|" + codegen + "|" + target + "|" +
                     std::to_string(threads) + "|" + passPipeline + "|" +
                     std::to_string(noOptimize);
+  // A changed tuning database changes the kernels' schedules.
+  std::string db = noTuningDb ? "" : tuningDb.empty() ? kiln::library::defaultTuningDbPath()
+                                                       : tuningDb.getValue();
+  llvm::sys::fs::file_status dbStatus;
+  if (!db.empty() && !llvm::sys::fs::status(db, dbStatus))
+    key += "|db:" + db + "@" + std::to_string(dbStatus.getSize()) + "@" +
+           std::to_string(dbStatus.getLastModificationTime().time_since_epoch().count());
   for (auto &s : shapeSpecs)
     key += "|s:" + s;
   for (auto &s : dimSpecs)
@@ -609,8 +736,12 @@ static int benchMain(MLIRContext &ctx) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // InitLLVM makes a failed allocation abort; let it throw std::bad_alloc
+  // instead, which the interpreter reports as an error on the op.
+  std::set_new_handler(nullptr);
   registerPassManagerCLOptions();
   registerMLIRContextCLOptions();
+  registerAsmPrinterCLOptions(); // --mlir-print-debuginfo for the IR dumps
   mlir::registerTransformsPasses();
 #ifdef KILN_HAVE_PASSES
   kiln::registerKilnPasses();

@@ -120,6 +120,7 @@ struct Storage {
   uint64_t bytes = 0;
   int64_t first = 0, last = 0; // live steps (intermediates)
   int output = -1;             // bound to this caller output
+  unsigned result = 0;         // which result of step `first` (intermediates)
   uint64_t offset = 0;         // in the arena, once planned
 };
 
@@ -392,6 +393,7 @@ mlir::LogicalResult Builder::addStep(mlir::Operation *op) {
       s.kind = Storage::Intermediate;
       s.bytes = argBytes;
       s.first = s.last = index;
+      s.result = a.index;
       storages.push_back(s);
       storageIds[r] = storages.size() - 1;
       argStorage.push_back(storages.size() - 1);
@@ -483,8 +485,11 @@ void Builder::planArena() {
       ids.push_back(i);
     }
   MemoryPlan plan = planMemory(lives, kAlign);
-  for (auto [j, id] : llvm::enumerate(ids))
-    storages[id].offset = plan.offsets[j];
+  for (auto [j, id] : llvm::enumerate(ids)) {
+    Storage &s = storages[id];
+    s.offset = plan.offsets[j];
+    prog.arenaBuffers.push_back({s.first, s.last, s.result, s.bytes, s.offset});
+  }
   prog.arenaBytes = plan.arenaBytes;
   prog.intermediateBytes = plan.totalBytes;
 }

@@ -52,6 +52,11 @@ struct Kernel {
   Backend backend = Backend::Halide; // Halide or LLVM
   mlir::Operation *op = nullptr;     // the first op with this key
   unsigned uses = 0;
+  // Halide schedule: parameters and autoscheduler (from the tuning
+  // database; empty: the defaults) and what `schedule` to report.
+  std::map<std::string, int64_t> params;
+  std::string autoscheduler;
+  std::string schedule = "default";
   // Set when compiled.
   std::string function, objectPath;
   bool cacheHit = false;
@@ -70,6 +75,15 @@ struct OutputCopy {
   uint64_t bytes = 0;
 };
 
+/// An intermediate placed in the arena by the memory planner: written by step
+/// `first` (result `result` of its op), last read by step `last` (inclusive;
+/// steps.size() means the output copies after the last step).
+struct ArenaBuffer {
+  int64_t first = 0, last = 0;
+  unsigned result = 0;
+  uint64_t bytes = 0, offset = 0;
+};
+
 struct Program {
   std::vector<IOTensor> inputs, outputs;
   std::vector<Step> steps;
@@ -78,6 +92,7 @@ struct Program {
   uint64_t weightBytes = 0; // blob size, padding included
   std::vector<OutputCopy> copies;
   uint64_t arenaBytes = 0, intermediateBytes = 0;
+  std::vector<ArenaBuffer> arenaBuffers; // the memory plan, in step order
   unsigned aliases = 0; // view ops that needed no kernel
 };
 

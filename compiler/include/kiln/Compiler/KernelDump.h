@@ -15,7 +15,8 @@ namespace kiln {
 
 enum class KernelDumpKind {
   HalideStmt, // OUTDIR/kernels/<fn>.stmt: Halide's lowered statement
-  Assembly    // OUTDIR/kernels/<fn>.s: target assembly
+  Assembly,   // OUTDIR/kernels/<fn>.s: target assembly
+  All         // Halide kernels: <fn>.stmt, .stmt.html, .ll and .s (--dump-dir)
 };
 
 struct KernelDumpOptions {
