@@ -1,4 +1,4 @@
-// The example pass plugin (examples/plugin) loads into kiln-opt and kiln
+// The example pass plugin (examples/pass-plugin) loads into kiln-opt and kiln
 // compile, and its passes run from a textual pipeline.
 // REQUIRES: kiln-plugin
 

@@ -18,6 +18,7 @@ struct CountOpsPass
     : public PassWrapper<CountOpsPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(CountOpsPass)
 
+  StringRef getName() const final { return "CountOpsPass"; }
   StringRef getArgument() const final { return "kiln-count-ops"; }
   StringRef getDescription() const final {
     return "Report a histogram of op names per function (as remarks)";

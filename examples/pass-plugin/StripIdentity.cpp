@@ -2,6 +2,8 @@
 // some exporters leave around weights) by its operand and erases it.
 #include "Passes.h"
 
+#include "kiln/IR/KilnDialect.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/SmallVector.h"
@@ -14,26 +16,22 @@ struct StripIdentityPass
     : public PassWrapper<StripIdentityPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(StripIdentityPass)
 
+  StringRef getName() const final { return "StripIdentityPass"; }
   StringRef getArgument() const final { return "kiln-strip-identity"; }
   StringRef getDescription() const final {
     return "Replace every kiln.identity by its operand";
   }
 
   void runOnOperation() override {
-    SmallVector<Operation *> identities;
-    getOperation().walk([&](Operation *op) {
-      if (op->getName().getStringRef() == "kiln.identity" &&
-          op->getNumOperands() == 1 && op->getNumResults() == 1)
-        identities.push_back(op);
-    });
-    for (Operation *op : identities) {
-      Value in = op->getOperand(0), out = op->getResult(0);
+    SmallVector<kiln::IdentityOp> identities;
+    getOperation().walk([&](kiln::IdentityOp op) { identities.push_back(op); });
+    for (kiln::IdentityOp op : identities) {
       // Identity never changes the type in a verified module; if a pass left
       // a refined result type, keep the op rather than break its users.
-      if (in.getType() != out.getType())
+      if (op.getInput().getType() != op.getType())
         continue;
-      out.replaceAllUsesWith(in);
-      op->erase();
+      op.getResult().replaceAllUsesWith(op.getInput());
+      op.erase();
     }
   }
 };

@@ -12,5 +12,6 @@ mlirGetPassPluginInfo() {
           []() {
             kiln_example::registerCountOpsPass();
             kiln_example::registerStripIdentityPass();
+            kiln_example::registerFoldMulOnePass();
           }};
 }

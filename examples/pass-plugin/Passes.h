@@ -1,7 +1,6 @@
-// The example plugin's passes. They use only MLIR's generic Operation API
-// (ops are matched by name), so the plugin needs no kiln library: a plugin
-// that links kiln's static libraries would get its own copies of kiln's op
-// TypeIDs, and isa<kiln::AddOp> would then never match the host's ops.
+// The example plugin's passes. The plugin links kiln's shared libraries
+// (kiln::Passes, kiln::IR), the same ones the kiln tool has loaded, so it can
+// use kiln's C++ op classes: isa<kiln::MulOp> matches the host's ops.
 #ifndef KILN_EXAMPLE_PLUGIN_PASSES_H
 #define KILN_EXAMPLE_PLUGIN_PASSES_H
 
@@ -15,9 +14,13 @@ namespace kiln_example {
 std::unique_ptr<mlir::Pass> createCountOpsPass();
 /// `kiln-strip-identity`: replaces every `kiln.identity` by its operand.
 std::unique_ptr<mlir::Pass> createStripIdentityPass();
+/// `kiln-fold-mul-one`: x·1, 1·x and x/1 become x (exactly equal in IEEE
+/// floats and integers) where the one does not broadcast x to a bigger shape.
+std::unique_ptr<mlir::Pass> createFoldMulOnePass();
 
 void registerCountOpsPass();
 void registerStripIdentityPass();
+void registerFoldMulOnePass();
 
 } // namespace kiln_example
 
