@@ -283,6 +283,10 @@ kiln::evaluateOp(Operation *op, ArrayRef<Tensor> operands, std::string *error) {
       *error = msg.str();
       return failure();
     }
+    // Name the model's node (its NameLoc) when the location has one.
+    if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+      return op->emitError() << "node '" << name.getName().getValue() << "' ("
+                             << op->getName() << "): " << msg;
     return op->emitError(msg);
   };
   if (operands.size() != op->getNumOperands())

@@ -4,6 +4,7 @@
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 #include <map>
@@ -65,12 +66,15 @@ FailureOr<SmallVector<int64_t>> broadcast(Operation *op, ArrayRef<int64_t> a,
   return out;
 }
 
+/// The number of elements: kDyn when a dim is dynamic, INT64_MAX when it does
+/// not fit in int64_t (found by fuzzing: tests/fuzz/regressions).
 int64_t product(ArrayRef<int64_t> dims) {
   int64_t p = 1;
   for (int64_t d : dims) {
     if (d == kDyn)
       return kDyn;
-    p *= d;
+    if (llvm::MulOverflow(p, d, p))
+      return std::numeric_limits<int64_t>::max();
   }
   return p;
 }
@@ -184,12 +188,25 @@ KILN_SAME_AS_INPUT(SinOp)
 KILN_SAME_AS_INPUT(CosOp)
 KILN_SAME_AS_INPUT(FloorOp)
 KILN_SAME_AS_INPUT(CeilOp)
-KILN_SAME_AS_INPUT(SoftmaxOp)
-KILN_SAME_AS_INPUT(LogSoftmaxOp)
 KILN_SAME_AS_INPUT(TriluOp)
 KILN_SAME_AS_INPUT(CumSumOp)
 KILN_SAME_AS_INPUT(ScatterElementsOp)
 #undef KILN_SAME_AS_INPUT
+
+// Softmax and LogSoftmax: the input's type, on an axis that exists.
+template <typename OpT>
+static LogicalResult softmaxTypes(OpT op, SmallVectorImpl<Type> &types) {
+  if (failed(sameAsInput(op, types)) ||
+      failed(normAxis(op, op.getAxis(), op.getInput().getType().getRank())))
+    return failure();
+  return success();
+}
+LogicalResult SoftmaxOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return softmaxTypes(*this, types);
+}
+LogicalResult LogSoftmaxOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return softmaxTypes(*this, types);
+}
 
 LogicalResult NotOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   if (failed(sameAsInput(*this, types)))
@@ -300,6 +317,10 @@ matmulShape(Operation *op, ArrayRef<int64_t> a, ArrayRef<int64_t> b,
 LogicalResult MatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   if (failed(requireRanked(*this)))
     return failure();
+  if (getA().getType().getElementType() != getB().getType().getElementType())
+    return emitOpError() << "operands must have one element type, got "
+                         << getA().getType().getElementType() << " and "
+                         << getB().getType().getElementType();
   auto s = matmulShape(*this, getA().getType().getShape(), getB().getType().getShape());
   if (failed(s))
     return failure();
@@ -444,8 +465,8 @@ LogicalResult ReshapeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
       if ((int64_t)i != inferIdx) {
         if (d == kDyn)
           dyn = true;
-        else
-          known *= d;
+        else if (llvm::MulOverflow(known, d, known))
+          return emitOpError() << "the requested shape has over 2^63 elements";
       }
     if (total == kDyn || dyn)
       out[inferIdx] = kDyn;
@@ -541,7 +562,10 @@ LogicalResult ConcatOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     for (int64_t i = 0; i < t.getRank(); ++i) {
       int64_t d = t.getDimSize(i);
       if (i == *axis) {
-        shape[i] = (shape[i] == kDyn || d == kDyn) ? kDyn : shape[i] + d;
+        if (shape[i] == kDyn || d == kDyn)
+          shape[i] = kDyn;
+        else if (llvm::AddOverflow(shape[i], d, shape[i]))
+          return emitOpError() << "the concatenated dim does not fit in int64";
       } else if (shape[i] == kDyn) {
         shape[i] = d;
       } else if (d != kDyn && d != shape[i]) {
@@ -697,8 +721,15 @@ LogicalResult TileOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     return emitOpError() << "repeats has " << reps->size() << " entries for rank "
                          << in.getRank();
   SmallVector<int64_t> shape;
-  for (auto [d, r] : llvm::zip(in.getShape(), *reps))
-    shape.push_back(d == kDyn || r == kDyn ? kDyn : d * r);
+  for (auto [d, r] : llvm::zip(in.getShape(), *reps)) {
+    int64_t n = kDyn;
+    if (r < 0 && r != kDyn)
+      return emitOpError() << "negative repeat " << r;
+    if (d != kDyn && r != kDyn && llvm::MulOverflow(d, r, n))
+      return emitOpError() << "a dim of " << d << " repeated " << r
+                           << " times does not fit in int64";
+    shape.push_back(n);
+  }
   types.push_back(make(shape, in.getElementType()));
   return success();
 }
@@ -748,7 +779,10 @@ LogicalResult RangeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     double delta = num(d);
     if (delta == 0)
       return emitOpError("range delta must not be 0");
-    n = std::max<int64_t>((int64_t)std::ceil((num(l) - num(s)) / delta), 0);
+    double count = std::ceil((num(l) - num(s)) / delta);
+    if (!(count < 0x1p62)) // also NaN
+      return emitOpError() << "range has too many elements (" << count << ")";
+    n = count > 0 ? (int64_t)count : 0;
   }
   types.push_back(make({n}, elem));
   return success();

@@ -18,8 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Errors of calls that have no instance (create, NULL instance). */
+/* Errors of calls that have no instance (create, NULL instance), and of a
+ * run refused because another thread holds the instance: that thread owns the
+ * instance's error buffer, so the refusal goes here, and last_error(inst) on
+ * this thread reads it until this thread next holds `inst` (TSan found the
+ * shared buffer racing). */
 static __thread char tls_error[KILN_RT_ERROR_CAPACITY];
+static __thread const struct kiln_rt_instance *tls_refused;
 
 static void vformat_error(char *buf, int append, const char *fmt, va_list ap) {
   size_t used = 0;
@@ -55,7 +60,7 @@ void kiln_rt_error(struct kiln_rt_instance *inst, int append, const char *fmt,
   } while (0)
 
 const char *kiln_rt_last_error(const kiln_rt_instance *inst) {
-  return inst ? inst->error : tls_error;
+  return inst && inst != tls_refused ? inst->error : tls_error;
 }
 
 int kiln_rt_num_threads(const kiln_rt_instance *inst) {
@@ -337,6 +342,47 @@ static int check_aliasing(kiln_rt_instance *inst, const void *const *in,
   return KILN_OK;
 }
 
+/* Kernels assume buffers aligned to their element size (LLVM kernels load
+ * with that alignment; Halide's default host alignment is the type's size). */
+static int check_alignment(kiln_rt_instance *inst, int is_output,
+                           const void *const *ptrs) {
+  const kiln_rt_model *m = inst->model;
+  int n = is_output ? m->num_outputs : m->num_inputs;
+  for (int i = 0; i < n; ++i) {
+    const kiln_rt_io *io = kiln_rt_io_at(m, is_output, i);
+    size_t align = kiln_dtype_size(io->dtype);
+    if (align > 1 && (uintptr_t)ptrs[i] % align != 0)
+      FAIL(inst, KILN_ERROR_INVALID_ARGUMENT,
+           "%s %d ('%s') is not aligned to %zu bytes (%s elements need it)",
+           io_kind(is_output), i, io->name, align, kiln_dtype_name(io->dtype));
+  }
+  return KILN_OK;
+}
+
+/* Index inputs must select within their axis (kernels do not check). */
+static int check_indices(kiln_rt_instance *inst, const void *const *in) {
+  const kiln_rt_model *m = inst->model;
+  for (uint32_t c = 0; c < m->num_index_checks; ++c) {
+    const kiln_rt_index_check *ck = &m->index_checks[c];
+    const kiln_rt_io *io = &m->inputs[ck->input];
+    size_t elem = kiln_dtype_size(io->dtype);
+    uint64_t n = elem ? io->bytes / elem : 0;
+    for (uint64_t e = 0; e < n; ++e) {
+      int64_t v = io->dtype == KILN_I64 ? ((const int64_t *)in[ck->input])[e]
+                  : io->dtype == KILN_I32
+                      ? (int64_t)((const int32_t *)in[ck->input])[e]
+                      : 0;
+      if (v < -ck->size || v >= ck->size)
+        FAIL(inst, KILN_ERROR_INVALID_ARGUMENT,
+             "input %u ('%s'): element %llu is %lld, out of range [%lld, "
+             "%lld) for the indices of %s",
+             ck->input, io->name, (unsigned long long)e, (long long)v,
+             (long long)-ck->size, (long long)ck->size, ck->node);
+    }
+  }
+  return KILN_OK;
+}
+
 static double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -392,7 +438,10 @@ static int run_steps(kiln_rt_instance *inst, const void *const *in,
 /* Runs once the instance is held (busy) and the pointers are checked. */
 static int run_held(kiln_rt_instance *inst, const void *const *in,
                     void *const *out) {
-  if (check_aliasing(inst, in, out) != KILN_OK)
+  if (check_alignment(inst, 0, in) != KILN_OK ||
+      check_alignment(inst, 1, (const void *const *)out) != KILN_OK ||
+      check_aliasing(inst, in, out) != KILN_OK ||
+      check_indices(inst, in) != KILN_OK)
     return KILN_ERROR_INVALID_ARGUMENT;
   kiln_rt_set_current(inst);
   int status = run_steps(inst, in, out);
@@ -403,10 +452,13 @@ static int run_held(kiln_rt_instance *inst, const void *const *in,
 /* Takes the instance for one run; fails when another thread has it. */
 static int hold(kiln_rt_instance *inst) {
   int expected = 0;
-  if (!atomic_compare_exchange_strong(&inst->busy, &expected, 1))
-    FAIL(inst, KILN_ERROR_BUSY,
+  if (!atomic_compare_exchange_strong(&inst->busy, &expected, 1)) {
+    tls_refused = inst;
+    FAIL(NULL, KILN_ERROR_BUSY,
          "the instance is running on another thread; create one instance per "
          "thread");
+  }
+  tls_refused = NULL;
   pthread_mutex_lock(&inst->error_mutex);
   inst->error[0] = '\0';
   pthread_mutex_unlock(&inst->error_mutex);

@@ -200,6 +200,21 @@ static void test_misuse(void) {
   kiln_tensor bad_out[] = {{z, KILN_F32, 2, good}, {copy, KILN_F64, 2, good}};
   CHECK_ERR(kiln_rt_run_tensors(inst, &tin, 1, bad_out, 2), KILN_ERROR_DTYPE,
             inst, "output 1 ('x_copy'): expected dtype f32, got f64");
+  /* Buffers need their element's alignment; more is not required. */
+  float spare[33];
+  const void *in_misaligned[] = {(const char *)spare + 1};
+  CHECK_ERR(kiln_rt_run(inst, in_misaligned, 1, out, 2),
+            KILN_ERROR_INVALID_ARGUMENT, inst,
+            "input 0 ('x') is not aligned to 4 bytes (f32 elements need it)");
+  kiln_tensor misaligned_out[] = {{(char *)spare + 2, KILN_F32, 2, good},
+                                  {copy, KILN_F32, 2, good}};
+  CHECK_ERR(kiln_rt_run_tensors(inst, &tin, 1, misaligned_out, 2),
+            KILN_ERROR_INVALID_ARGUMENT, inst,
+            "output 0 ('z') is not aligned to 4 bytes");
+  fill(spare + 1, 1);
+  const void *in_shifted[] = {spare + 1};
+  CHECK(kiln_rt_run(inst, in_shifted, 1, out, 2) == KILN_OK);
+  CHECK(check_result(spare + 1, z, copy));
   /* A good run after errors still works. */
   fill(x, 3);
   CHECK(kiln_rt_run(inst, in, 1, out, 2) == KILN_OK);
@@ -461,12 +476,65 @@ static void test_scratch(void) {
   pthread_join(t, NULL);
 }
 
+/* Index inputs (kiln_rt_index_check): ids in [-5, 5) of a gather, copied to
+ * the output when they all are. */
+static void test_index_checks(void) {
+  static const int64_t shape[] = {4};
+  static const char *const names[] = {""};
+  static const kiln_rt_io ids_in[] = {{"ids", KILN_I64, 1, shape, names, 32}};
+  static const kiln_rt_io ids_out[] = {{"y", KILN_I64, 1, shape, names, 32}};
+  static const kiln_rt_copy copy_ids[] = {{KILN_RT_INPUT, 0, 0, 0, 32}};
+  static const kiln_rt_index_check checks[] = {{0, 5, "embed (kiln.gather)"}};
+  kiln_rt_model m;
+  memset(&m, 0, sizeof m);
+  m.name = "ids";
+  m.num_inputs = m.num_outputs = 1;
+  m.inputs = ids_in;
+  m.outputs = ids_out;
+  m.num_copies = 1;
+  m.copies = copy_ids;
+  m.anchor = (const void *)&test_index_checks;
+  m.num_index_checks = 1;
+  m.index_checks = checks;
+  kiln_rt_instance *inst = NULL;
+  CHECK(kiln_rt_create(&m, &inst, 1, NULL) == KILN_OK);
+  if (!inst)
+    return;
+  int64_t ids[4] = {0, 4, -5, -1}, y[4] = {0};
+  const void *in[] = {ids};
+  void *out[] = {y};
+  CHECK(kiln_rt_run(inst, in, 1, out, 1) == KILN_OK);
+  CHECK(memcmp(ids, y, sizeof ids) == 0);
+  ids[2] = 5;
+  memset(y, 0, sizeof y);
+  CHECK_ERR(kiln_rt_run(inst, in, 1, out, 1), KILN_ERROR_INVALID_ARGUMENT, inst,
+            "input 0 ('ids'): element 2 is 5, out of range [-5, 5) for the "
+            "indices of embed (kiln.gather)");
+  CHECK(y[0] == 0 && y[1] == 0); /* nothing ran */
+  ids[2] = -6;
+  CHECK_ERR(kiln_rt_run(inst, in, 1, out, 1), KILN_ERROR_INVALID_ARGUMENT, inst,
+            "element 2 is -6");
+  ids[2] = INT64_MIN;
+  CHECK_ERR(kiln_rt_run(inst, in, 1, out, 1), KILN_ERROR_INVALID_ARGUMENT, inst,
+            "element 2 is -9223372036854775808");
+  int64_t shape_ok[] = {4};
+  kiln_tensor tin = {ids, KILN_I64, 1, shape_ok};
+  kiln_tensor tout = {y, KILN_I64, 1, shape_ok};
+  CHECK_ERR(kiln_rt_run_tensors(inst, &tin, 1, &tout, 1),
+            KILN_ERROR_INVALID_ARGUMENT, inst, "out of range [-5, 5)");
+  ids[2] = 3;
+  CHECK(kiln_rt_run_tensors(inst, &tin, 1, &tout, 1) == KILN_OK);
+  CHECK(memcmp(ids, y, sizeof ids) == 0);
+  kiln_rt_destroy(inst);
+}
+
 int main(void) {
   test_scratch();
   test_run(1);
   test_run(2);
   test_run(0);
   test_misuse();
+  test_index_checks();
   test_kernel_failure();
   test_pool(2);
   test_pool(4);

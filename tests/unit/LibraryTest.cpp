@@ -1,6 +1,7 @@
 // End-to-end tests of generated model libraries: compile small kiln models to
 // libN.so, run them through dlopen and compare with the interpreter; kernel
 // dedup and cache, ldd and exports, API misuse, external weights, errors.
+#include "TestLiterals.h"
 #include "kiln/Codegen/Library.h"
 #include "kiln/Codegen/HalideBackend.h"
 #include "kiln/IR/Interpreter.h"
@@ -17,8 +18,10 @@
 
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -26,26 +29,6 @@ using namespace kiln;
 using namespace kiln::library;
 
 namespace {
-
-/// A dense f32 literal of `shape` with deterministic values in [-1, 1).
-std::string denseF32(const std::vector<int64_t> &shape, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::string hex = "0x", type = "tensor<";
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    n *= d;
-    type += std::to_string(d) + "x";
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    float f = dist(rng);
-    const unsigned char *b = reinterpret_cast<const unsigned char *>(&f);
-    char buf[16];
-    snprintf(buf, sizeof buf, "%02X%02X%02X%02X", b[0], b[1], b[2], b[3]);
-    hex += buf;
-  }
-  return "dense<\"" + hex + "\"> : " + type + "f32>";
-}
 
 /// A small MLP-like model: matmul, bias add (twice: one shared kernel),
 /// gelu, mul, fused matmul (packed weight), softmax, a reshape view, a dead
@@ -292,6 +275,22 @@ TEST_F(Library, ApiMisuseReturnsErrors) {
   EXPECT_EQ(run(inst, nullptr, 2, out, 4), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(run(nullptr, in, 2, out, 4), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(lastError(nullptr), "run: the instance is NULL");
+  // Buffers need their element size's alignment (kernels assume it).
+  std::vector<float> spare(4 * 48 + 1);
+  const void *misaligned[] = {x.data(),
+                              reinterpret_cast<const char *>(spare.data()) + 2};
+  EXPECT_EQ(run(inst, misaligned, 2, out, 4), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(lastError(inst), "input 1 ('mask') is not aligned to 4 bytes "
+                                "(f32 elements need it)");
+  void *misalignedOut[] = {y.data(), flat.data(), xa.data(),
+                           reinterpret_cast<char *>(spare.data()) + 1};
+  EXPECT_EQ(run(inst, in, 2, misalignedOut, 4), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(lastError(inst), "output 3 ('bias') is not aligned to 4 bytes "
+                                "(f32 elements need it)");
+  // Aligned to the element but not to a vector or cache line: accepted.
+  std::vector<float> shifted(4 * 48 + 1, 1.0f);
+  const void *offsetIn[] = {x.data(), shifted.data() + 1};
+  EXPECT_EQ(run(inst, offsetIn, 2, out, 4), KILN_OK) << lastError(inst);
   void *aliased[] = {x.data(), flat.data(), xa.data(), bias.data()};
   EXPECT_EQ(run(inst, in, 2, aliased, 4), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(lastError(inst)).find("overlaps input 0"),
@@ -315,9 +314,12 @@ TEST_F(Library, ApiMisuseReturnsErrors) {
   EXPECT_EQ(runTensors(inst, tin, 2, tout, 4), KILN_ERROR_DTYPE);
   EXPECT_STREQ(lastError(inst), "input 0 ('x'): expected dtype f32, got f64");
   tin[0].dtype = KILN_F32;
+  int64_t bs2[] = {48, 1}; // rank 2 needs 2 entries (ASan caught a read of 1)
   tout[3].rank = 2;
+  tout[3].shape = bs2;
   EXPECT_EQ(runTensors(inst, tin, 2, tout, 4), KILN_ERROR_SHAPE);
   tout[3].rank = 1;
+  tout[3].shape = bs;
   tout[0].data = nullptr;
   EXPECT_EQ(runTensors(inst, tin, 2, tout, 4), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(lastError(inst), "output 0 ('y') has NULL data");
@@ -348,6 +350,84 @@ TEST_F(Library, ApiMisuseReturnsErrors) {
   ASSERT_FALSE(!!wrong);
   EXPECT_NE(llvm::toString(wrong.takeError()).find("has 2 inputs, got 1"),
             std::string::npos);
+}
+
+/// Gathers whose indices are caller inputs: i32 ids cast to i64 and
+/// flattened (rows of a 10x4 table), and i64 positions (columns of a 4x7
+/// table, axis 1).
+std::string gatherModel() {
+  return R"(
+func.func @main(%ids: tensor<2x3xi32> {kiln.name = "ids"},
+                %pos: tensor<5xi64> {kiln.name = "pos"})
+    -> (tensor<6x4xf32> {kiln.name = "rows"}, tensor<4x5xf32> {kiln.name = "cols"}) {
+  %table = "kiln.constant"() {value = )" +
+         denseF32({10, 4}, 4) + R"(} : () -> tensor<10x4xf32>
+  %cols = "kiln.constant"() {value = )" +
+         denseF32({4, 7}, 5) + R"(} : () -> tensor<4x7xf32>
+  %shape = "kiln.constant"() {value = dense<[6]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %c = "kiln.cast"(%ids) {to = i64} : (tensor<2x3xi32>) -> tensor<2x3xi64>
+  %flat = "kiln.reshape"(%c, %shape) : (tensor<2x3xi64>, tensor<1xi64>) -> tensor<6xi64>
+  %r = "kiln.gather"(%table, %flat) {axis = 0 : i64} : (tensor<10x4xf32>, tensor<6xi64>) -> tensor<6x4xf32> loc("embed")
+  %k = "kiln.gather"(%cols, %pos) {axis = 1 : i64} : (tensor<4x7xf32>, tensor<5xi64>) -> tensor<4x5xf32> loc("pick")
+  return %r, %k : tensor<6x4xf32>, tensor<4x5xf32>
+}
+)";
+}
+
+TEST_F(Library, IndexInputsAreRangeChecked) {
+  for (Backend backend : {Backend::Auto, Backend::LLVM}) {
+    std::string name = backend == Backend::LLVM ? "gather_llvm" : "gather_auto";
+    LibraryOptions o = options(name, name);
+    o.backend = backend;
+    auto report = compile(gatherModel(), o);
+    ASSERT_TRUE(succeeded(report));
+    auto model = LoadedModel::open(report->libraryPath, 1);
+    ASSERT_TRUE(!!model) << llvm::toString(model.takeError());
+    LoadedModel &lm = **model;
+    auto run = reinterpret_cast<RunFn>(lm.symbol("run"));
+    auto lastError = reinterpret_cast<ErrorFn>(lm.symbol("last_error"));
+    ASSERT_TRUE(run && lastError);
+    void *inst = lm.instance();
+
+    // Valid ids, negative ones counting from the end, match the interpreter.
+    ref::Tensor ids = ref::Tensor::of(
+        ref::DType::I32, {2, 3}, std::vector<int32_t>{0, 9, -10, -1, 3, 5});
+    ref::Tensor pos = ref::Tensor::of(ref::DType::I64, {5},
+                                      std::vector<int64_t>{6, -7, 0, 3, -1});
+    std::vector<float> rows(24), cols(20);
+    const void *in[] = {ids.raw(), pos.raw()};
+    void *out[] = {rows.data(), cols.data()};
+    ASSERT_EQ(run(inst, in, 2, out, 2), KILN_OK) << lastError(inst);
+    std::vector<ref::Tensor> want = reference({ids, pos});
+    ASSERT_EQ(want.size(), 2u);
+    EXPECT_EQ(0, memcmp(rows.data(), want[0].raw(), want[0].bytes()));
+    EXPECT_EQ(0, memcmp(cols.data(), want[1].raw(), want[1].bytes()));
+
+    // One past either end of an axis, and a huge id, are errors naming the
+    // input and the element; outputs are not written.
+    std::vector<float> untouched = rows;
+    ids.data<int32_t>()[4] = 10;
+    EXPECT_EQ(run(inst, in, 2, out, 2), KILN_ERROR_INVALID_ARGUMENT);
+    EXPECT_STREQ(lastError(inst),
+                 "input 0 ('ids'): element 4 is 10, out of range [-10, 10) for "
+                 "the indices of embed (kiln.gather)");
+    EXPECT_EQ(rows, untouched);
+    ids.data<int32_t>()[4] = -11;
+    EXPECT_EQ(run(inst, in, 2, out, 2), KILN_ERROR_INVALID_ARGUMENT);
+    ids.data<int32_t>()[4] = INT32_MIN;
+    EXPECT_EQ(run(inst, in, 2, out, 2), KILN_ERROR_INVALID_ARGUMENT);
+    ids.data<int32_t>()[4] = 9;
+    pos.data<int64_t>()[2] = int64_t(1) << 40;
+    EXPECT_EQ(run(inst, in, 2, out, 2), KILN_ERROR_INVALID_ARGUMENT);
+    EXPECT_STREQ(lastError(inst),
+                 "input 1 ('pos'): element 2 is 1099511627776, out of range "
+                 "[-7, 7) for the indices of pick (kiln.gather)");
+    pos.data<int64_t>()[2] = -8;
+    EXPECT_EQ(run(inst, in, 2, out, 2), KILN_ERROR_INVALID_ARGUMENT);
+    pos.data<int64_t>()[2] = 6;
+    EXPECT_EQ(run(inst, in, 2, out, 2), KILN_OK) << lastError(inst);
+    EXPECT_STREQ(lastError(inst), "");
+  }
 }
 
 TEST_F(Library, ExternalWeightsAreMapped) {

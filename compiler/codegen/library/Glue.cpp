@@ -2,10 +2,14 @@
 // script from a Program.
 #include "Glue.h"
 
+#include "kiln/IR/KilnDialect.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
+#include <set>
+#include <tuple>
 
 namespace kiln::library {
 
@@ -175,9 +179,13 @@ std::string writeHeader(const Program &prog, const GlueOptions &opts) {
     os << "int64_t " << n << "_" << io << "_bytes(int i);\n";
     os << "int " << n << "_" << io << "_index(const char *name);\n\n";
   }
-  os << "/* Runs the model: inputs[i] and outputs[i] point to dense row-major\n"
-        " * buffers of the dtypes and shapes above. Outputs must not overlap\n"
-        " * inputs or each other. Checks counts and NULL pointers. */\n";
+  os << "/* Runs the model: inputs[i] and outputs[i] point to dense\n"
+        " * row-major buffers of the dtypes and shapes above, each aligned\n"
+        " * to its element size (any such address works). Outputs must not\n"
+        " * overlap inputs or each other. Checks counts, NULL pointers,\n"
+        " * alignment, overlaps, and that index inputs (token ids: inputs a\n"
+        " * gather selects with) lie in [-size, size) of the axis they\n"
+        " * index, before any kernel runs. */\n";
   os << "int " << n << "_run(" << n
      << "_model *model, const void *const *inputs, int num_inputs,\n"
         "    void *const *outputs, int num_outputs);\n";
@@ -231,6 +239,70 @@ struct Tables {
     return it->second;
   }
 };
+
+/// A caller input whose values index an axis of `size` (kiln_rt_index_check).
+struct IndexCheck {
+  unsigned input;
+  int64_t size;
+  std::string node;
+  bool operator<(const IndexCheck &o) const {
+    return std::tie(input, size, node) < std::tie(o.input, o.size, o.node);
+  }
+};
+
+/// The caller input `v` is, seen through ops that keep every element's value
+/// (reshapes, transposes, expands) or map integers in range to themselves
+/// (integer casts); -1 when it is not one.
+int indexSourceInput(mlir::Value v) {
+  while (v) {
+    if (auto arg = mlir::dyn_cast<mlir::BlockArgument>(v))
+      return arg.getOwner()->isEntryBlock() ? (int)arg.getArgNumber() : -1;
+    mlir::Operation *op = v.getDefiningOp();
+    if (auto cast = mlir::dyn_cast<CastOp>(op)) {
+      auto from = mlir::getElementTypeOrSelf(cast.getInput().getType());
+      if (!from.isSignlessInteger(64) && !from.isSignlessInteger(32))
+        return -1;
+      v = cast.getInput();
+    } else if (mlir::isa<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp,
+                         IdentityOp, TransposeOp, ExpandOp>(op)) {
+      v = op->getOperand(0);
+    } else {
+      return -1;
+    }
+  }
+  return -1;
+}
+
+/// Index checks for the gathers and scatters whose indices come from caller
+/// inputs: the kernels clamp (Halide) or trust (LLVM) them.
+std::vector<IndexCheck> indexChecks(const Program &prog) {
+  std::set<IndexCheck> checks;
+  for (const Step &s : prog.steps) {
+    if (!mlir::isa<GatherOp, GatherElementsOp, ScatterElementsOp>(s.op))
+      continue;
+    auto data =
+        mlir::dyn_cast<mlir::RankedTensorType>(s.op->getOperand(0).getType());
+    auto axisAttr = s.op->getAttrOfType<mlir::IntegerAttr>("axis");
+    int input = indexSourceInput(s.op->getOperand(1));
+    if (!data || !axisAttr || input < 0 || (size_t)input >= prog.inputs.size())
+      continue;
+    ref::DType dt = prog.inputs[input].dtype;
+    if (dt != ref::DType::I64 && dt != ref::DType::I32)
+      continue;
+    int64_t rank = data.getRank(), axis = axisAttr.getInt();
+    if (axis < 0)
+      axis += rank;
+    if (axis < 0 || axis >= rank || data.isDynamicDim(axis))
+      continue;
+    checks.insert({(unsigned)input, data.getDimSize(axis), s.name});
+  }
+  // One check per input and size: the first node's name stands for all.
+  std::vector<IndexCheck> out;
+  for (const IndexCheck &c : checks)
+    if (out.empty() || out.back().input != c.input || out.back().size != c.size)
+      out.push_back(c);
+  return out;
+}
 
 template <typename T, typename F>
 void emitArray(llvm::raw_ostream &os, llvm::StringRef decl,
@@ -335,6 +407,12 @@ std::string writeSource(const Program &prog, const GlueOptions &opts) {
                  << c.src.offset << "ull, " << c.output << ", " << c.bytes
                  << "ull}";
             });
+  std::vector<IndexCheck> checks = indexChecks(prog);
+  emitArray(os, "static const kiln_rt_index_check index_checks", checks,
+            [&](const IndexCheck &c) {
+              os << "{" << c.input << ", " << c.size << "ll, "
+                 << cString(c.node) << "}";
+            });
   if (opts.embedded && prog.weightBytes > 0)
     os << "extern const unsigned char " << n
        << "_kiln_weights[] KILN_RT_HIDDEN;\n";
@@ -350,7 +428,8 @@ std::string writeSource(const Program &prog, const GlueOptions &opts) {
                                                : std::string("0"))
      << ", " << prog.weightBytes << "ull, " << opts.weightsId << "ull, "
      << cString(n + ".weights") << ",\n"
-     << "    &model, " << opts.defaultThreads << "};\n\n";
+     << "    &model, " << opts.defaultThreads << ", " << checks.size()
+     << ", index_checks};\n\n";
 
   // The exported API: thin wrappers over the runtime.
   std::string M = n + "_model";

@@ -31,6 +31,39 @@ Type NodeConverter::placeholderType() {
   return UnrankedTensorType::get(b_.getF32Type());
 }
 
+std::string onnx_import::checkTensorSize(RankedTensorType type) {
+  uint64_t bytes = std::max<uint64_t>(1, type.getElementTypeBitWidth() / 8);
+  bool over = false, negative = false;
+  for (int64_t d : type.getShape()) {
+    if (ShapedType::isDynamic(d))
+      continue;
+    if (d < 0)
+      negative = true;
+    else if (d != 0 && bytes > kMaxTensorBytes / (uint64_t)d)
+      over = true;
+    else
+      bytes *= (uint64_t)d;
+  }
+  if (!negative && (llvm::is_contained(type.getShape(), 0) || !over))
+    return "";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << (negative ? "has a negative dim: shape " : "has shape ");
+  llvm::interleave(
+      type.getShape(), os,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << "?";
+        else
+          os << d;
+      },
+      "x");
+  os << "x" << type.getElementType();
+  if (!negative)
+    os << ", over kiln's limit of " << kMaxTensorBytes << " bytes per tensor";
+  return s;
+}
+
 SmallVector<Value> NodeConverter::finish(Operation *op) {
   // Shape inference, then the op's own verifier (operand element types, say),
   // so that errors surface here, while the node is known.
@@ -38,6 +71,16 @@ SmallVector<Value> NodeConverter::finish(Operation *op) {
       ::mlir::failed(verify(op))) {
     failed_ = true; // the reason was emitted on the op
     return {};
+  }
+  // Absurd static sizes are rejected before folding or later passes size
+  // anything from them (or overflow computing their element count).
+  for (auto [i, result] : llvm::enumerate(op->getResults())) {
+    auto type = dyn_cast<RankedTensorType>(result.getType());
+    std::string tooLarge = type ? checkTensorSize(type) : "";
+    if (!tooLarge.empty()) {
+      error() << "result #" << i << " " << tooLarge;
+      return {};
+    }
   }
   refineShapeResult(op);
   if (!fold_)

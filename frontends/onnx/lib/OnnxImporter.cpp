@@ -220,7 +220,11 @@ GraphImporter::inputType(const onnx::ValueInfoProto &input,
     std::string symbol;
     if (tt.has_shape()) {
       const auto &d = tt.shape().dim(i);
-      if (d.has_dim_value() && d.dim_value() >= 0) {
+      if (d.has_dim_value() && d.dim_value() < 0)
+        return emitError(fileLoc_)
+               << "graph input '" << name << "' has a negative dim "
+               << d.dim_value() << " (dim " << i << ")";
+      if (d.has_dim_value()) {
         size = d.dim_value();
       } else if (!d.dim_param().empty()) {
         // A pinned symbolic dim keeps its name (for generated headers).
@@ -241,7 +245,10 @@ GraphImporter::inputType(const onnx::ValueInfoProto &input,
     shape.push_back(size);
     dimNames.push_back(StringAttr::get(&ctx_, symbol));
   }
-  return RankedTensorType::get(shape, elem);
+  RankedTensorType type = RankedTensorType::get(shape, elem);
+  if (std::string tooLarge = checkTensorSize(type); !tooLarge.empty())
+    return emitError(fileLoc_) << "graph input '" << name << "' " << tooLarge;
+  return type;
 }
 
 LogicalResult GraphImporter::createFunction(ModuleOp module) {
@@ -509,8 +516,19 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     emitError(fileLoc_) << "the model has no graph";
     return nullptr;
   }
-  for (int i = 0; i < graph_.initializer_size(); ++i)
-    initializers_[graph_.initializer(i).name()] = i;
+  if (model_.ir_version() <= 0) {
+    emitError(fileLoc_) << "the model has no ir_version (it is "
+                        << model_.ir_version() << "); not a valid ONNX model";
+    return nullptr;
+  }
+  for (int i = 0; i < graph_.initializer_size(); ++i) {
+    const std::string &name = graph_.initializer(i).name();
+    if (name.empty() || !initializers_.try_emplace(name, i).second) {
+      emitError(fileLoc_) << "initializer '" << name << "' is "
+                          << (name.empty() ? "unnamed" : "defined twice");
+      return nullptr;
+    }
+  }
   for (const onnx::ValueInfoProto &out : graph_.output())
     usedNames_.insert(out.name());
 

@@ -24,6 +24,13 @@ std::string onnxTypeName(int32_t onnxType);
 /// it.
 mlir::Type elementTypeFromOnnx(int32_t onnxType, mlir::MLIRContext *ctx);
 
+/// The largest tensor kiln imports (1 TiB). Larger static shapes, usually a
+/// malformed model, are rejected before anything is sized from them.
+constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 40;
+/// Empty when `type`'s static size is at most kMaxTensorBytes; otherwise why
+/// not ("has shape 1048576x1048576xf32: 4398046511104 bytes, over ...").
+std::string checkTensorSize(mlir::RankedTensorType type);
+
 /// Makes `name` a valid resource blob key: only [A-Za-z0-9_.], not starting
 /// with a digit or '.'. (The blob manager makes keys unique.)
 std::string sanitizeBlobName(llvm::StringRef name);

@@ -215,10 +215,33 @@ LogicalResult slice(NodeConverter &c, Outputs &out) {
       out, c.build<SliceOp>(c.input(0), c.input(1), c.input(2), axes, steps));
 }
 
+/// Constant indices (Gather, GatherElements) must lie in [-size, size) of
+/// the data's static `axis` dim: kernels do not check them.
+LogicalResult checkConstantIndices(NodeConverter &c, int64_t axis) {
+  RankedTensorType data = c.inputType(0);
+  ElementsAttr indices = c.input(1) ? getConstantValue(c.input(1)) : nullptr;
+  if (!data || !indices || !isa<IntegerType>(indices.getElementType()))
+    return success();
+  int64_t rank = data.getRank();
+  int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank || data.isDynamicDim(a))
+    return success(); // shape inference reports a bad axis
+  int64_t size = data.getDimSize(a);
+  for (int64_t v : toTensor(indices).toInts())
+    if (v < -size || v >= size)
+      return c.error() << "index " << v << " in input #1 ('"
+                       << c.node().input(1) << "') is out of range for axis "
+                       << a << " of input #0 ('" << c.node().input(0)
+                       << "'), which has size " << size;
+  return success();
+}
+
 template <typename OpT> LogicalResult gather(NodeConverter &c, Outputs &out) {
-  return push(out,
-              c.build<OpT>(c.input(0), c.input(1),
-                           c.builder().getI64IntegerAttr(c.getInt("axis", 0))));
+  int64_t axis = c.getInt("axis", 0);
+  if (failed(checkConstantIndices(c, axis)))
+    return failure();
+  return push(out, c.build<OpT>(c.input(0), c.input(1),
+                                c.builder().getI64IntegerAttr(axis)));
 }
 
 LogicalResult scatterElements(NodeConverter &c, Outputs &out) {

@@ -101,8 +101,16 @@ std::unique_ptr<llvm::MemoryBuffer> readExternalData(const onnx::TensorProto &t,
   if (llvm::sys::path::is_absolute(location))
     throw ref::Error(what + " has an absolute external data location '" +
                      location + "' (it must be relative to the model)");
+  // The location must name a file inside the model's folder: after removing
+  // "." and "x/.." it may not climb out with "..". (Symlinks in the folder
+  // are followed: model caches link weights from elsewhere.)
+  llvm::SmallString<256> inside(location);
+  llvm::sys::path::remove_dots(inside, /*remove_dot_dot=*/true);
+  if (inside.empty() || *llvm::sys::path::begin(inside) == "..")
+    throw ref::Error(what + " has external data location '" + location +
+                     "' outside the model's folder");
   llvm::SmallString<256> path(baseDir);
-  llvm::sys::path::append(path, location);
+  llvm::sys::path::append(path, inside);
   if (length && *length != nbytes)
     throw ref::Error(what + " has external data length " +
                      std::to_string(*length) + " but its type needs " +

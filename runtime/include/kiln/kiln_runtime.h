@@ -76,6 +76,15 @@ typedef struct kiln_rt_io {
   uint64_t bytes;
 } kiln_rt_io;
 
+/* A caller input that holds indices (of a gather, gather_elements or
+ * scatter_elements, directly or through reshapes and integer casts): every
+ * element must lie in [-size, size), checked before the kernels run. */
+typedef struct kiln_rt_index_check {
+  uint32_t input;   /* caller input index (an i64 or i32 input) */
+  int64_t size;     /* the size of the axis the indices select along */
+  const char *node; /* "node name (kiln.op)" that uses them, for errors */
+} kiln_rt_index_check;
+
 typedef struct kiln_rt_model {
   const char *name;
   int32_t num_inputs, num_outputs;
@@ -95,6 +104,8 @@ typedef struct kiln_rt_model {
   const char *weights_file;
   const void *anchor;      /* an address inside the library (for dladdr) */
   int32_t default_threads; /* 0: the machine's cores */
+  uint32_t num_index_checks;
+  const kiln_rt_index_check *index_checks;
 } kiln_rt_model;
 
 typedef struct kiln_rt_instance kiln_rt_instance;
