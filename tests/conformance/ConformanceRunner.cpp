@@ -274,9 +274,11 @@ bool startChild(const std::string &testDir, size_t index, Child &c) {
     close(log[0]);
     dup2(log[1], 1);
     dup2(log[1], 2);
+#ifndef __SANITIZE_ADDRESS__ // ASan's shadow memory alone is over the limit
     struct rlimit lim = {8ull << 30,
                          8ull << 30}; // a runaway allocation fails, not OOM
     setrlimit(RLIMIT_AS, &lim);
+#endif
     Result r = runTestGuarded(testDir);
     const char kind = r.outcome == Outcome::Passed              ? 'P'
                       : r.outcome == Outcome::Unsupported       ? 'U'
