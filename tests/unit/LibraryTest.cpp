@@ -1,7 +1,7 @@
 // End-to-end tests of generated model libraries: compile small kiln models to
 // libN.so, run them through dlopen and compare with the interpreter; kernel
 // dedup and cache, ldd and exports, API misuse, external weights, errors.
-#include "TestLiterals.h"
+#include "TestHelpers.h"
 #include "kiln/Codegen/Library.h"
 #include "kiln/Codegen/HalideBackend.h"
 #include "kiln/IR/Interpreter.h"
@@ -58,22 +58,6 @@ func.func @main(%x: tensor<4x32xf32> {kiln.name = "x", kiln.dims = ["batch", ""]
   return %s, %r, %x, %b1 : tensor<4x48xf32>, tensor<192xf32>, tensor<4x32xf32>, tensor<48xf32>
 }
 )";
-}
-
-ref::Tensor randomTensor(const std::vector<int64_t> &shape, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-  ref::Tensor t(ref::DType::F32, shape);
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.data<float>()[i] = dist(rng);
-  return t;
-}
-
-std::string tempDir(const char *prefix) {
-  llvm::SmallString<128> dir;
-  if (llvm::sys::fs::createUniqueDirectory(prefix, dir))
-    return "";
-  return std::string(dir);
 }
 
 std::string runCommand(const std::string &cmd) {

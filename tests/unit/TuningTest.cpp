@@ -2,7 +2,7 @@
 // into a temporary database that a later compile uses (outputs still match
 // the interpreter), stored parameters in the kernel cache key, corrupt and
 // stale databases, and Adams2019-scheduled kernels against the interpreter.
-#include "TestLiterals.h"
+#include "TestHelpers.h"
 #include "kiln/Codegen/HalideBackend.h"
 #include "kiln/Codegen/HalidePipeline.h"
 #include "kiln/Codegen/HalideTuning.h"
@@ -45,22 +45,6 @@ func.func @main(%x: tensor<16x32xf32> {kiln.name = "x"}) -> (tensor<16x64xf32> {
   return %s : tensor<16x64xf32>
 }
 )";
-}
-
-ref::Tensor randomTensor(const std::vector<int64_t> &shape, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-  ref::Tensor t(ref::DType::F32, shape);
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.data<float>()[i] = dist(rng);
-  return t;
-}
-
-std::string tempDir(const char *prefix) {
-  llvm::SmallString<128> dir;
-  if (llvm::sys::fs::createUniqueDirectory(prefix, dir))
-    return "";
-  return std::string(dir);
 }
 
 std::string readFile(const std::string &path) {
