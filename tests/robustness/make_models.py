@@ -484,7 +484,7 @@ def runtime_cases():
     m = unary("Expand", [1, 1], ["s"], [ints("s", [1 << 17, 1 << 17])])
     RUN_ONLY.append(("interpreter_out_of_memory", m, {"x": np.ones(
         (1, 1), np.float32)}, "node 'n' (kiln.expand): reference kernel "
-        "failed: std::bad_alloc"))
+        "failed: std::bad_alloc\tneeds-memory-limit"))
     # Token ids past the table: an error naming the node, not a bad read.
     m = model_of([helper.make_node("Gather", ["table", "ids"], ["y"],
                                    name="embed")],
@@ -522,8 +522,8 @@ def main():
     names = [n for n, _ in CASES]
     assert len(names) == len(set(names)), "duplicate case names"
     with open(os.path.join(OUT, "expected.txt"), "w") as f:
-        f.write("# case<TAB>substring of its error[<TAB>run-only] (written "
-                "by make_models.py)\n")
+        f.write("# case<TAB>substring of its error[<TAB>needs-memory-limit]"
+                "[<TAB>run-only] (written by make_models.py)\n")
         for name, expect in CASES:
             f.write(f"{name}\t{expect}\n")
     print(f"wrote {len(CASES)} models to {OUT}")
