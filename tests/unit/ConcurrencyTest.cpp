@@ -2,10 +2,8 @@
 // once, each on its own instance, every output compared bit for bit with the
 // single-threaded run of the same input. Also built with ThreadSanitizer
 // (./test.sh --tsan, tests/sanitize/README.md).
+#include "ModelTestUtil.h"
 #include "kiln/Codegen/Library.h"
-#include "kiln/Compiler/Driver.h"
-#include "kiln/Passes/Passes.h"
-#include "kiln/Reference/Npy.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -106,12 +104,7 @@ std::vector<std::vector<ref::Tensor>> *Concurrency::expected_;
 
 void Concurrency::compileAndReference() {
   std::string dir = modelDir();
-  std::map<std::string, ref::Tensor> files;
-  std::error_code ec;
-  for (llvm::sys::fs::directory_iterator it(dir + "/inputs", ec), end;
-       !ec && it != end; it.increment(ec))
-    if (llvm::sys::path::extension(it->path()) == ".npy")
-      files[llvm::sys::path::stem(it->path()).str()] = ref::readNpy(it->path());
+  std::map<std::string, ref::Tensor> files = readNpyDir(dir + "/inputs");
   ASSERT_FALSE(files.empty()) << "no inputs in " << dir;
 
   mlir::DialectRegistry registry;
@@ -119,19 +112,9 @@ void Concurrency::compileAndReference() {
   mlir::MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
   std::string diags;
-  mlir::ScopedDiagnosticHandler h(&ctx, [&](mlir::Diagnostic &d) {
-    diags += d.str() + "\n";
-    return mlir::success();
-  });
-  LoadOptions lo;
-  for (auto &[name, t] : files)
-    lo.inputShapes[name] = t.shape();
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      loadModel(dir + "/model.onnx", ctx, lo);
+      loadOptimizedModel(ctx, dir + "/model.onnx", files, diags);
   ASSERT_TRUE(module) << diags;
-  mlir::PassManager pm(&ctx);
-  buildDefaultPipeline(pm);
-  ASSERT_TRUE(succeeded(pm.run(*module))) << diags;
 
   LibraryOptions opts;
   opts.name = "concurrency";

@@ -1,10 +1,8 @@
 // The exported e2e models (tests/e2e/models/*) compiled into native libraries
 // with the default fusion pipeline, run through the C API and compared with
 // the framework's outputs.
+#include "ModelTestUtil.h"
 #include "kiln/Codegen/Library.h"
-#include "kiln/Compiler/Driver.h"
-#include "kiln/Passes/Passes.h"
-#include "kiln/Reference/Npy.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -24,17 +22,6 @@ using namespace kiln::library;
 namespace {
 
 const std::string kModels = KILN_SOURCE_DIR "/tests/e2e/models";
-
-/// name -> tensor for every .npy file in `dir`.
-std::map<std::string, ref::Tensor> readDir(const std::string &dir) {
-  std::map<std::string, ref::Tensor> out;
-  std::error_code ec;
-  for (llvm::sys::fs::directory_iterator it(dir, ec), end; !ec && it != end;
-       it.increment(ec))
-    if (llvm::sys::path::extension(it->path()) == ".npy")
-      out[llvm::sys::path::stem(it->path()).str()] = ref::readNpy(it->path());
-  return out;
-}
 
 struct Case {
   const char *model;
@@ -68,8 +55,8 @@ std::string *LibraryModels::workDir;
 /// compares with the saved outputs; `runs` more runs are timed.
 void checkModel(const std::string &dir, const std::string &name,
                 Backend backend, const std::string &workDir, int runs = 0) {
-  std::map<std::string, ref::Tensor> inputs = readDir(dir + "/inputs");
-  std::map<std::string, ref::Tensor> expected = readDir(dir + "/outputs");
+  std::map<std::string, ref::Tensor> inputs = readNpyDir(dir + "/inputs");
+  std::map<std::string, ref::Tensor> expected = readNpyDir(dir + "/outputs");
   ASSERT_FALSE(inputs.empty());
 
   mlir::DialectRegistry registry;
@@ -77,19 +64,9 @@ void checkModel(const std::string &dir, const std::string &name,
   mlir::MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
   std::string diags;
-  mlir::ScopedDiagnosticHandler h(&ctx, [&](mlir::Diagnostic &d) {
-    diags += d.str() + "\n";
-    return mlir::success();
-  });
-  LoadOptions lo;
-  for (auto &[name, t] : inputs)
-    lo.inputShapes[name] = t.shape();
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      loadModel(dir + "/model.onnx", ctx, lo);
+      loadOptimizedModel(ctx, dir + "/model.onnx", inputs, diags);
   ASSERT_TRUE(module) << diags;
-  mlir::PassManager pm(&ctx);
-  buildDefaultPipeline(pm);
-  ASSERT_TRUE(succeeded(pm.run(*module))) << diags;
 
   LibraryOptions opts;
   opts.name = name + (backend == Backend::LLVM ? "_llvm" : "");
