@@ -7,6 +7,7 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <cmath>
+#include <limits>
 #include <map>
 
 using namespace mlir;
@@ -641,11 +642,15 @@ LogicalResult SliceOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     if (step > 0) {
       start = clamp(start, 0, dim);
       end = clamp(end, 0, dim);
-      shape[*axis] = end > start ? (end - start + step - 1) / step : 0;
+      shape[*axis] = end > start ? (end - start - 1) / step + 1 : 0;
     } else {
       start = clamp(start, 0, dim - 1);
       end = clamp(end, -1, dim - 1);
-      shape[*axis] = start > end ? (start - end - step - 1) / (-step) : 0;
+      // -INT64_MIN does not fit; any step at least dim long takes one element.
+      int64_t negStep = step == std::numeric_limits<int64_t>::min()
+                            ? std::numeric_limits<int64_t>::max()
+                            : -step;
+      shape[*axis] = start > end ? (start - end - 1) / negStep + 1 : 0;
     }
   }
   types.push_back(make(shape, in.getElementType()));

@@ -71,3 +71,14 @@ func.func @split_sizes(%a: tensor<6xf32>) -> (tensor<2xf32>, tensor<2xf32>) {
   %0:2 = kiln.split %a {axis = 0, sizes = array<i64: 2, 2>} : (tensor<6xf32>) -> (tensor<2xf32>, tensor<2xf32>)
   return %0#0, %0#1 : tensor<2xf32>, tensor<2xf32>
 }
+
+// -----
+
+func.func @slice_min_step(%x: tensor<4xf32>) -> tensor<0xf32> {
+  %st = kiln.constant dense<3> : tensor<1xi64>
+  %en = kiln.constant dense<-9223372036854775808> : tensor<1xi64>
+  %ax = kiln.constant dense<0> : tensor<1xi64>
+  // expected-error @+1 {{result #0 has type 'tensor<0xf32>' but its operands give 'tensor<1xf32>'}}
+  %y = kiln.slice %x, %st, %en, %ax, %en : (tensor<4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<0xf32>
+  return %y : tensor<0xf32>
+}

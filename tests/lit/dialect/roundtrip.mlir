@@ -49,3 +49,15 @@ func.func @reductions(%x: tensor<2x5x7xf32>) -> (tensor<2x1x7xf32>, tensor<2x7xi
   %v, %i = kiln.topk %x {k = 3} : (tensor<2x5x7xf32>) -> (tensor<2x5x3xf32>, tensor<2x5x3xi64>)
   return %0, %1, %v, %i : tensor<2x1x7xf32>, tensor<2x7xi64>, tensor<2x5x3xf32>, tensor<2x5x3xi64>
 }
+
+// Steps of extreme size take one element (no overflow in the shape rule).
+// CHECK-LABEL: func.func @slice_extreme_steps
+func.func @slice_extreme_steps(%x: tensor<4x5xf32>) -> tensor<1x1xf32> {
+  %st = kiln.constant dense<[3, 1]> : tensor<2xi64>
+  %en = kiln.constant dense<[-9223372036854775808, 9223372036854775807]> : tensor<2xi64>
+  %ax = kiln.constant dense<[0, 1]> : tensor<2xi64>
+  %sp = kiln.constant dense<[-9223372036854775808, 9223372036854775807]> : tensor<2xi64>
+  // CHECK: kiln.slice {{.*}} -> tensor<1x1xf32>
+  %y = kiln.slice %x, %st, %en, %ax, %sp : (tensor<4x5xf32>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}
