@@ -19,9 +19,7 @@ using namespace kiln::match;
 namespace {
 
 LogicalResult fail(PatternRewriter &rewriter, Operation *op, const Twine &why) {
-  LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": " << op->getName() << " at "
-                          << op->getLoc() << " not fused: " << why << "\n");
-  return rewriter.notifyMatchFailure(op, why);
+  return notFused(rewriter, op, DEBUG_TYPE, why);
 }
 
 /// Follows dim `d` of `v` back through ops that pass it on unchanged
@@ -290,14 +288,11 @@ std::optional<HeadSplit> matchHeadSplit(Value v, ArrayRef<int64_t> perm) {
   split.input = reshape.getInput();
   split.heads = *heads;
   while (Operation *op = split.input.getDefiningOp()) {
-    if (!isa<MulOp, DivOp>(op))
+    auto scale = getScalarScale(op);
+    if (!scale)
       break;
-    auto scalar = getScalarOperand(op);
-    if (!scalar || (isa<DivOp>(op) && scalar->constantIsLhs) ||
-        scalar->scalar == 0)
-      break;
-    split.scale *= isa<DivOp>(op) ? 1.0 / scalar->scalar : scalar->scalar;
-    split.input = scalar->other;
+    split.scale *= scale->factor;
+    split.input = scale->input;
   }
   return split;
 }

@@ -21,9 +21,7 @@ using kiln::attention::kMaskedFill;
 namespace {
 
 LogicalResult fail(PatternRewriter &rewriter, Operation *op, const Twine &why) {
-  LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": " << op->getName() << " at "
-                          << op->getLoc() << " not fused: " << why << "\n");
-  return rewriter.notifyMatchFailure(op, why);
+  return notFused(rewriter, op, DEBUG_TYPE, why);
 }
 
 SmallVector<int64_t> identityPerm(int64_t rank) {
@@ -55,15 +53,12 @@ PeeledOperand peelScaleAndTranspose(Value v) {
       p.base = transpose.getInput();
       continue;
     }
-    if (!isa<MulOp, DivOp>(op))
+    auto scale = getScalarScale(op);
+    if (!scale)
       break;
-    auto scalar = getScalarOperand(op);
-    if (!scalar || (isa<DivOp>(op) && scalar->constantIsLhs) ||
-        scalar->scalar == 0)
-      break;
-    p.scale *= isa<DivOp>(op) ? 1.0 / scalar->scalar : scalar->scalar;
+    p.scale *= scale->factor;
     p.scaled = true;
-    p.base = scalar->other;
+    p.base = scale->input;
   }
   return p;
 }

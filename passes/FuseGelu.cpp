@@ -22,9 +22,7 @@ using namespace kiln::match;
 namespace {
 
 LogicalResult fail(PatternRewriter &rewriter, Operation *op, const Twine &why) {
-  LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": " << op->getName() << " at "
-                          << op->getLoc() << " not fused: " << why << "\n");
-  return rewriter.notifyMatchFailure(op, why);
+  return notFused(rewriter, op, DEBUG_TYPE, why);
 }
 
 /// A polynomial in x and t (the erf or tanh term): (power of x, power of t)

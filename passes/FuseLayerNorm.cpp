@@ -19,9 +19,7 @@ using namespace kiln::match;
 namespace {
 
 LogicalResult fail(PatternRewriter &rewriter, Operation *op, const Twine &why) {
-  LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": " << op->getName() << " at "
-                          << op->getLoc() << " not fused: " << why << "\n");
-  return rewriter.notifyMatchFailure(op, why);
+  return notFused(rewriter, op, DEBUG_TYPE, why);
 }
 
 /// reduce_mean(x, axes = [last], keepdims = true): returns x. `why` explains

@@ -4,8 +4,6 @@
 #include "MatchUtils.h"
 #include "kiln/Passes/Passes.h"
 
-#include "llvm/Support/Debug.h"
-
 #define DEBUG_TYPE "fuse-matmul-epilogue"
 
 namespace kiln {
@@ -20,9 +18,7 @@ using namespace kiln::match;
 namespace {
 
 LogicalResult fail(PatternRewriter &rewriter, Operation *op, const Twine &why) {
-  LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": " << op->getName() << " at "
-                          << op->getLoc() << " not fused: " << why << "\n");
-  return rewriter.notifyMatchFailure(op, why);
+  return notFused(rewriter, op, DEBUG_TYPE, why);
 }
 
 /// A constant 2-D weight, or a transpose [1, 0] of one (then `transposed`).

@@ -20,9 +20,7 @@ using namespace kiln::match;
 namespace {
 
 LogicalResult fail(PatternRewriter &rewriter, Operation *op, const Twine &why) {
-  LLVM_DEBUG(llvm::dbgs() << DEBUG_TYPE << ": " << op->getName() << " at "
-                          << op->getLoc() << " not fused: " << why << "\n");
-  return rewriter.notifyMatchFailure(op, why);
+  return notFused(rewriter, op, DEBUG_TYPE, why);
 }
 
 /// True when `a` and `b` have the same shape as far as types tell, with no

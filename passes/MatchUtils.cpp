@@ -6,6 +6,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/OperationSupport.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/Support/Debug.h"
 
 #include <cmath>
 
@@ -203,6 +204,17 @@ std::optional<ScalarOperand> getScalarOperand(Operation *op) {
   return std::nullopt;
 }
 
+std::optional<ScalarScale> getScalarScale(Operation *op) {
+  if (!isa<MulOp, DivOp>(op))
+    return std::nullopt;
+  auto scalar = getScalarOperand(op);
+  if (!scalar || (isa<DivOp>(op) && scalar->constantIsLhs) ||
+      scalar->scalar == 0)
+    return std::nullopt;
+  return ScalarScale{scalar->other,
+                     isa<DivOp>(op) ? 1.0 / scalar->scalar : scalar->scalar};
+}
+
 bool onlyUsedBy(Value v, ArrayRef<Operation *> allowed) {
   return llvm::all_of(v.getUsers(), [&](Operation *user) {
     return llvm::is_contained(allowed, user);
@@ -363,6 +375,14 @@ Location absorbedLoc(StringRef fusedName, ArrayRef<Operation *> absorbed) {
     names.push_back(StringAttr::get(ctx, op->getName().stripDialect()));
   }
   return FusedLoc::get(locs, ArrayAttr::get(ctx, names), ctx);
+}
+
+LogicalResult notFused(PatternRewriter &rewriter, Operation *op,
+                       const char *debugType, const Twine &why) {
+  DEBUG_WITH_TYPE(debugType, llvm::dbgs() << debugType << ": " << op->getName()
+                                          << " at " << op->getLoc()
+                                          << " not fused: " << why << "\n");
+  return rewriter.notifyMatchFailure(op, why);
 }
 
 LogicalResult notCandidate(PatternRewriter &rewriter, Operation *op,

@@ -64,6 +64,14 @@ struct ScalarOperand {
 /// scalar.
 std::optional<ScalarOperand> getScalarOperand(mlir::Operation *op);
 
+/// A scaling by a constant: a mul by a nonzero scalar constant, or a div of a
+/// value by one. The scaled value and the factor applied to it.
+struct ScalarScale {
+  mlir::Value input;
+  double factor;
+};
+std::optional<ScalarScale> getScalarScale(mlir::Operation *op);
+
 /// True when every user of `v` is one of `allowed`.
 bool onlyUsedBy(mlir::Value v, llvm::ArrayRef<mlir::Operation *> allowed);
 
@@ -135,6 +143,11 @@ OpTy replaceOpWithFused(mlir::PatternRewriter &rewriter, mlir::Operation *op,
 /// Match-failure reasons that start with this mean "not this pattern's graph
 /// at all"; `report` mode leaves them out.
 constexpr llvm::StringLiteral kNotCandidate = "not a candidate: ";
+/// notifyMatchFailure with `why`; in builds with assertions also printed
+/// under -debug-only=<debugType> (the pass's DEBUG_TYPE).
+llvm::LogicalResult notFused(mlir::PatternRewriter &rewriter,
+                             mlir::Operation *op, const char *debugType,
+                             const llvm::Twine &why);
 /// notifyMatchFailure with kNotCandidate + `why`.
 llvm::LogicalResult notCandidate(mlir::PatternRewriter &rewriter,
                                  mlir::Operation *op, const llvm::Twine &why);

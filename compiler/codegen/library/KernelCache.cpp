@@ -61,6 +61,16 @@ std::string hashHex(llvm::StringRef text) {
   return llvm::toHex(h, /*LowerCase=*/true).substr(0, 32);
 }
 
+/// The folder objects go to (the cache, or the work dir), created if missing.
+mlir::FailureOr<std::string> kernelDir(const KernelBuildOptions &opts,
+                                       mlir::Location loc) {
+  std::string dir = opts.useCache ? opts.cacheDir : opts.workDir;
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return mlir::emitError(loc) << "cannot create kernel directory '" << dir
+                                << "': " << ec.message();
+  return dir;
+}
+
 /// The resolved target string ("host" becomes this machine's features).
 mlir::FailureOr<std::string> resolveTarget(llvm::StringRef target,
                                            mlir::Location loc) {
@@ -90,10 +100,9 @@ mlir::LogicalResult compileKernels(Program &prog,
   mlir::FailureOr<std::string> target = resolveTarget(opts.target, loc);
   if (failed(target))
     return mlir::failure();
-  std::string dir = opts.useCache ? opts.cacheDir : opts.workDir;
-  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-    return mlir::emitError(loc) << "cannot create kernel directory '" << dir
-                                << "': " << ec.message();
+  mlir::FailureOr<std::string> dir = kernelDir(opts, loc);
+  if (failed(dir))
+    return mlir::failure();
   std::vector<unsigned> misses;
   for (auto [i, k] : llvm::enumerate(prog.kernels)) {
     // The schedule is part of the key: a tuned compile never reuses an
@@ -107,7 +116,7 @@ mlir::LogicalResult compileKernels(Program &prog,
                             "\nthreads=" + std::to_string(opts.threads) + "\n" +
                             compilerFingerprint() + sched);
     k.function = "kiln_k_" + h.substr(0, 24);
-    k.objectPath = dir + "/" + h + ".o";
+    k.objectPath = *dir + "/" + h + ".o";
     k.cacheHit = opts.useCache && llvm::sys::fs::exists(k.objectPath);
     if (!k.cacheHit)
       misses.push_back(i);
@@ -189,12 +198,11 @@ mlir::FailureOr<std::string> halideRuntimeObject(const KernelBuildOptions &opts,
   mlir::FailureOr<std::string> target = resolveTarget(opts.target, loc);
   if (failed(target))
     return mlir::failure();
-  std::string dir = opts.useCache ? opts.cacheDir : opts.workDir;
-  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-    return mlir::emitError(loc) << "cannot create kernel directory '" << dir
-                                << "': " << ec.message();
+  mlir::FailureOr<std::string> dir = kernelDir(opts, loc);
+  if (failed(dir))
+    return mlir::failure();
   std::string path =
-      dir + "/halide_runtime_" +
+      *dir + "/halide_runtime_" +
       hashHex("halide-runtime\n" + *target + "\n" + compilerFingerprint()) +
       ".o";
   if (opts.useCache && llvm::sys::fs::exists(path))
