@@ -33,39 +33,43 @@ double since(Clock::time_point t) {
 
 constexpr uint64_t kMaxEmbeddedBytes = uint64_t(1) << 30;
 
-/// Writes `text` to `path` (through a temporary file renamed into place).
-mlir::LogicalResult writeFile(const std::string &path, llvm::StringRef text,
-                              mlir::Location loc) {
-  std::string tmp = path + ".tmp";
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(tmp, ec);
-    if (ec)
-      return mlir::emitError(loc)
-             << "cannot write '" << path << "': " << ec.message();
-    os << text;
-    os.close();
-    if (os.has_error())
-      return mlir::emitError(loc)
-             << "cannot write '" << path << "': " << os.error().message();
-  }
-  if (std::error_code ec = llvm::sys::fs::rename(tmp, path))
-    return mlir::emitError(loc)
-           << "cannot write '" << path << "': " << ec.message();
-  return mlir::success();
-}
-
-/// The weights blob (and, for an external file, its 64-byte header).
-mlir::LogicalResult writeWeights(const Program &prog, const std::string &path,
-                                 bool withHeader, uint64_t id,
-                                 mlir::Location loc) {
+/// Writes what `write` puts in the stream to `path`, through a temporary file
+/// renamed into place. Errors say "cannot write <what>'path'".
+mlir::LogicalResult
+writeThroughTemp(const std::string &path, llvm::StringRef what,
+                 mlir::Location loc,
+                 llvm::function_ref<void(llvm::raw_ostream &)> write) {
   std::string tmp = path + ".tmp";
   std::error_code ec;
   {
     llvm::raw_fd_ostream os(tmp, ec);
     if (ec)
       return mlir::emitError(loc)
-             << "cannot write weights '" << path << "': " << ec.message();
+             << "cannot write " << what << "'" << path << "': " << ec.message();
+    write(os);
+    os.close();
+    if (os.has_error())
+      return mlir::emitError(loc) << "cannot write " << what << "'" << path
+                                  << "': " << os.error().message();
+  }
+  if ((ec = llvm::sys::fs::rename(tmp, path)))
+    return mlir::emitError(loc)
+           << "cannot write " << what << "'" << path << "': " << ec.message();
+  return mlir::success();
+}
+
+/// Writes `text` to `path`.
+mlir::LogicalResult writeFile(const std::string &path, llvm::StringRef text,
+                              mlir::Location loc) {
+  return writeThroughTemp(path, "", loc,
+                          [&](llvm::raw_ostream &os) { os << text; });
+}
+
+/// The weights blob (and, for an external file, its 64-byte header).
+mlir::LogicalResult writeWeights(const Program &prog, const std::string &path,
+                                 bool withHeader, uint64_t id,
+                                 mlir::Location loc) {
+  return writeThroughTemp(path, "weights ", loc, [&](llvm::raw_ostream &os) {
     if (withHeader) {
       char header[64] = {0};
       std::memcpy(header, "KILNWTS1", 8);
@@ -81,15 +85,7 @@ mlir::LogicalResult writeWeights(const Program &prog, const std::string &path,
       at = b.offset + b.data.bytes();
     }
     os.write_zeros(prog.weightBytes - at);
-    os.close();
-    if (os.has_error())
-      return mlir::emitError(loc) << "cannot write weights '" << path
-                                  << "': " << os.error().message();
-  }
-  if ((ec = llvm::sys::fs::rename(tmp, path)))
-    return mlir::emitError(loc)
-           << "cannot write weights '" << path << "': " << ec.message();
-  return mlir::success();
+  });
 }
 
 uint64_t weightsId(const Program &prog) {
