@@ -201,6 +201,17 @@ std::optional<llvm::SmallVector<int64_t>> partialShapeValue(mlir::Value v);
 /// ?x?x?x?). Types only become more static.
 void refineShapeResult(mlir::Operation *op);
 
+/// The results a node converter appends to.
+using Outputs = llvm::SmallVectorImpl<mlir::Value>;
+/// Appends `v` to `out`; fails when `v` is null (whoever built it reported
+/// why).
+inline mlir::LogicalResult push(Outputs &out, mlir::Value v) {
+  if (!v)
+    return mlir::failure();
+  out.push_back(v);
+  return mlir::success();
+}
+
 } // namespace kiln::onnx_import
 
 #endif // KILN_FRONTEND_ONNXIMPORTERIMPL_H

@@ -13,15 +13,6 @@ using namespace kiln::onnx_import;
 
 namespace {
 
-using Outputs = SmallVectorImpl<Value>;
-
-LogicalResult push(Outputs &out, Value v) {
-  if (!v)
-    return failure();
-  out.push_back(v);
-  return success();
-}
-
 template <typename OpT> LogicalResult unary(NodeConverter &c, Outputs &out) {
   return push(out, c.build<OpT>(c.input(0)));
 }

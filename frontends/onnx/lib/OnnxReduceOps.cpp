@@ -11,8 +11,6 @@ using namespace kiln::onnx_import;
 
 namespace {
 
-using Outputs = SmallVectorImpl<Value>;
-
 /// The axes and flags of a Reduce* node.
 struct ReduceArgs {
   SmallVector<int64_t> axes;

@@ -14,15 +14,6 @@ using namespace kiln::onnx_import;
 
 namespace {
 
-using Outputs = SmallVectorImpl<Value>;
-
-LogicalResult push(Outputs &out, Value v) {
-  if (!v)
-    return failure();
-  out.push_back(v);
-  return success();
-}
-
 LogicalResult pushAll(Outputs &out, ArrayRef<Value> values) {
   if (values.empty())
     return failure();
