@@ -12,6 +12,13 @@ namespace kiln::halide::detail {
 
 void unsupported(const std::string &why) { throw Unsupported{why}; }
 
+int64_t normAxis(int64_t axis, size_t rank) {
+  int64_t a = axis < 0 ? axis + (int64_t)rank : axis;
+  if (a < 0 || a >= (int64_t)rank)
+    unsupported("axis " + std::to_string(axis) + " out of range");
+  return a;
+}
+
 ref::DType dtypeOf(mlir::Type t) {
   if (t.isF32())
     return ref::DType::F32;

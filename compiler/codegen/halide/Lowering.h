@@ -24,6 +24,10 @@ struct Unsupported {
 };
 [[noreturn]] void unsupported(const std::string &why);
 
+/// `axis` (negative counts from the end) as an index in [0, rank); unsupported
+/// when out of range.
+int64_t normAxis(int64_t axis, size_t rank);
+
 /// The ref dtype of an MLIR element type (throws Unsupported otherwise).
 ref::DType dtypeOf(mlir::Type elementType);
 /// Halide type a buffer of `t` holds (bool: uint8).

@@ -16,13 +16,6 @@ std::vector<int64_t> constInts(mlir::Value v, const char *what) {
   return std::vector<int64_t>(ints->begin(), ints->end());
 }
 
-int64_t normAxis(int64_t axis, size_t rank) {
-  int64_t a = axis < 0 ? axis + (int64_t)rank : axis;
-  if (a < 0 || a >= (int64_t)rank)
-    unsupported("axis " + std::to_string(axis) + " out of range");
-  return a;
-}
-
 /// Reshape, flatten, squeeze, unsqueeze: a flat copy.
 bool lowerReshapeLike(KernelBuilder &kb) {
   if (!mlir::isa<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp>(kb.op))

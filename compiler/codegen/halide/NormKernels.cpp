@@ -107,13 +107,6 @@ Var parallelRows(KernelBuilder &kb, Func out, Var row, int64_t nrows,
   return ri;
 }
 
-int64_t normAxis(int64_t axis, size_t rank) {
-  int64_t a = axis < 0 ? axis + (int64_t)rank : axis;
-  if (a < 0 || a >= (int64_t)rank)
-    unsupported("axis " + std::to_string(axis) + " out of range");
-  return a;
-}
-
 void requireF32(KernelBuilder &kb, unsigned operand) {
   if (kb.operandDType(operand) != ref::DType::F32)
     unsupported("this kernel supports f32 only");

@@ -162,6 +162,12 @@ std::string parseEinsum(llvm::StringRef equation,
                         llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes,
                         EinsumSpec &spec);
 
+/// `axis` (negative counts from the end) as an index in [0, rank); the op
+/// verifier has checked the range.
+inline int64_t normAxis(int64_t axis, int64_t rank) {
+  return axis < 0 ? axis + rank : axis;
+}
+
 } // namespace kiln::llvmgen::detail
 
 #endif // KILN_CODEGEN_LLVM_KERNELBUILDER_H

@@ -12,10 +12,6 @@ using namespace kiln::llvmgen::detail;
 
 namespace {
 
-int64_t normAxis(int64_t axis, int64_t rank) {
-  return axis < 0 ? axis + rank : axis;
-}
-
 /// An index value read from an int tensor, wrapped once when negative and
 /// clamped into [0, dim) (the reference rejects out-of-range indices; a
 /// kernel cannot report them, so it stays in bounds instead).

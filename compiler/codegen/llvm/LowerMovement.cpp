@@ -22,10 +22,6 @@ int64_t product(ArrayRef<int64_t> s, size_t from, size_t to) {
   return p;
 }
 
-int64_t normAxis(int64_t axis, int64_t rank) {
-  return axis < 0 ? axis + rank : axis;
-}
-
 /// A plain copy with a new shape (reshape, flatten, squeeze, unsqueeze).
 Value flatCopy(KernelBuilder &kb) {
   int64_t n = kb.outType().getNumElements();

@@ -17,10 +17,6 @@ namespace {
 
 enum class Red { Mean, Sum, Max, Min, Prod };
 
-int64_t normAxis(int64_t axis, int64_t rank) {
-  return axis < 0 ? axis + rank : axis;
-}
-
 /// The lowest (or highest) value of a compute type: ∓inf or the int limit.
 Value extreme(KernelBuilder &kb, Type t, bool lowest) {
   if (isa<FloatType>(t))

@@ -12,10 +12,6 @@ using namespace kiln::llvmgen::detail;
 
 namespace {
 
-int64_t normAxis(int64_t axis, int64_t rank) {
-  return axis < 0 ? axis + rank : axis;
-}
-
 void axisView(ArrayRef<int64_t> s, int64_t axis, int64_t &outer, int64_t &dim,
               int64_t &inner) {
   outer = dim = inner = 1;
