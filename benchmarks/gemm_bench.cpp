@@ -8,6 +8,8 @@
 //              [--dump DIR]   (writes each timed kernel's Halide stmt and
 //              assembly) [--param NAME=VALUE]... (schedule parameters, as
 //              scheduleParamNames() lists them, for every kernel)
+//              [--peak-isa avx512|avx2|sse|auto]   (the peak probe; auto: the
+//              ISA of --target, i.e. the host's best for host)
 #include "kiln/Codegen/HalidePipeline.h"
 #include "kiln/IR/KilnDialect.h"
 #include "kiln/IR/TensorConversion.h"
@@ -19,7 +21,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -46,9 +47,48 @@ double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-/// FMA throughput of one core: 16 independent chains of 512-bit FMAs, which
-/// covers 2 FMA ports x 4-cycle latency with room to spare.
-__attribute__((target("avx512f"))) double fmaLoop(int64_t iters) {
+/// The FP32 peak probes, one per vector ISA, picked at run time (CPUID): the
+/// binary is built without -m flags, so each loop carries its own target.
+enum class ProbeIsa { SSE, AVX2, AVX512 };
+const char *isaName(ProbeIsa isa) {
+  return isa == ProbeIsa::AVX512 ? "avx512"
+         : isa == ProbeIsa::AVX2 ? "avx2"
+                                 : "sse";
+}
+bool cpuHas(ProbeIsa isa) {
+  __builtin_cpu_init();
+  switch (isa) {
+  case ProbeIsa::AVX512:
+    return __builtin_cpu_supports("avx512f");
+  case ProbeIsa::AVX2:
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  case ProbeIsa::SSE:
+    return true; // part of x86-64
+  }
+  return false;
+}
+ProbeIsa hostIsa() {
+  return cpuHas(ProbeIsa::AVX512) ? ProbeIsa::AVX512
+         : cpuHas(ProbeIsa::AVX2) ? ProbeIsa::AVX2
+                                  : ProbeIsa::SSE;
+}
+/// The probe for the ISA kernels compiled for `target` run on: host -> the
+/// host's best; a Halide target or kiln name with avx512 / avx2 -> that; any
+/// other (x86-64, SSE4.1) -> sse.
+ProbeIsa isaOfTarget(const std::string &target) {
+  if (target.rfind("host", 0) == 0)
+    return hostIsa();
+  if (target.find("avx512") != std::string::npos)
+    return ProbeIsa::AVX512;
+  if (target.find("avx2") != std::string::npos)
+    return ProbeIsa::AVX2;
+  return ProbeIsa::SSE;
+}
+ProbeIsa probeIsa = ProbeIsa::SSE; // set in main
+
+/// 16 independent chains of 512-bit FMAs: 2 FMA ports x 4-cycle latency with
+/// room to spare. 16 lanes x 2 FLOPs per chain and iteration.
+__attribute__((target("avx512f"))) double fmaLoopAvx512(int64_t iters) {
   __m512 acc[16];
   for (int i = 0; i < 16; ++i)
     acc[i] = _mm512_set1_ps((float)i);
@@ -62,21 +102,83 @@ __attribute__((target("avx512f"))) double fmaLoop(int64_t iters) {
   return sink;
 }
 
-/// FP32 peak in GFLOP/s on `threads` threads running the FMA loop at once:
-/// the best of many short probes (~3 ms each), as kernels are timed best-of.
+/// 12 chains of 256-bit FMAs (12 accumulators + 2 constants fit AVX2's 16 ymm
+/// registers; Zen 2 needs 10+: 2 ports x 5-cycle latency). 8 lanes x 2 FLOPs.
+__attribute__((target("avx2,fma"))) double fmaLoopAvx2(int64_t iters) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i)
+    acc[i] = _mm256_set1_ps((float)i);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i)
+      acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  __m256 s = acc[0];
+  for (int i = 1; i < 12; ++i)
+    s = _mm256_add_ps(s, acc[i]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, s);
+  double sink = 0;
+  for (float l : lanes)
+    sink += l;
+  return sink;
+}
+
+/// Baseline x86-64: 12 chains of 128-bit multiply then add (no FMA; kept
+/// apart under -mfma too). 4 lanes x 2 FLOPs.
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+double
+mulAddLoopSse(int64_t iters) {
+  __m128 acc[12];
+  for (int i = 0; i < 12; ++i)
+    acc[i] = _mm_set1_ps((float)i);
+  const __m128 a = _mm_set1_ps(0.999999f), b = _mm_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i)
+      acc[i] = _mm_add_ps(_mm_mul_ps(acc[i], a), b);
+  __m128 s = acc[0];
+  for (int i = 1; i < 12; ++i)
+    s = _mm_add_ps(s, acc[i]);
+  float lanes[4];
+  _mm_storeu_ps(lanes, s);
+  return (double)lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+/// Runs the probe of `probeIsa` for about `flops` FLOPs; returns the FLOPs
+/// done (and a sink, so the loop is kept).
+double probeLoop(double flops, double &sink) {
+  double perIter = probeIsa == ProbeIsa::AVX512 ? 16 * 16 * 2
+                   : probeIsa == ProbeIsa::AVX2 ? 12 * 8 * 2
+                                                : 12 * 4 * 2;
+  auto iters = (int64_t)(flops / perIter);
+  sink += probeIsa == ProbeIsa::AVX512 ? fmaLoopAvx512(iters)
+          : probeIsa == ProbeIsa::AVX2 ? fmaLoopAvx2(iters)
+                                       : mulAddLoopSse(iters);
+  return iters * perIter;
+}
+
+/// FP32 peak in GFLOP/s on `threads` threads running the probe at once: the
+/// best of many short probes (~3 ms each), as kernels are timed best-of.
 double measurePeak(int threads) {
-  const int64_t iters = 1'000'000;
+  // ~512 MFLOP per thread and probe on AVX-512, a quarter of that on SSE.
+  const double flops = probeIsa == ProbeIsa::AVX512 ? 512e6
+                       : probeIsa == ProbeIsa::AVX2 ? 256e6
+                                                    : 128e6;
   double best = 0;
   for (int rep = 0; rep < 40; ++rep) {
-    std::atomic<double> sink{0};
+    std::vector<double> sinks(threads, 0), done(threads, 0);
     auto t0 = Clock::now();
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&] { sink = sink + fmaLoop(iters); });
+      pool.emplace_back([&, t] { done[t] = probeLoop(flops, sinks[t]); });
     for (auto &t : pool)
       t.join();
     double s = seconds(t0, Clock::now());
-    best = std::max(best, threads * iters * 16.0 * 16 * 2 / s / 1e9);
+    double total = 0;
+    for (double d : done)
+      total += d;
+    best = std::max(best, total / s / 1e9);
   }
   return best;
 }
@@ -324,6 +426,7 @@ int main(int argc, char **argv) {
   std::vector<Shape3> shapes;
   std::vector<std::string> variants;
   std::vector<int64_t> attention;
+  std::string peakIsaName = "auto";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -359,6 +462,14 @@ int main(int argc, char **argv) {
       scheduleParams[kv.substr(0, eq)] = std::atoll(kv.c_str() + eq + 1);
     } else if (a == "--target") {
       targetString = next();
+    } else if (a == "--peak-isa") {
+      peakIsaName = next();
+      if (peakIsaName != "auto" && peakIsaName != "avx512" &&
+          peakIsaName != "avx2" && peakIsaName != "sse") {
+        std::fprintf(stderr, "gemm_bench: unknown --peak-isa '%s'\n",
+                     peakIsaName.c_str());
+        return 2;
+      }
     } else if (a == "--attention") {
       attention.push_back(std::max<int64_t>(1, std::atoll(next().c_str())));
     } else if (a == "--shape") {
@@ -374,7 +485,8 @@ int main(int argc, char **argv) {
           stderr,
           "usage: gemm_bench [--runs N] [--threads N]... [--shape MxKxN]... "
           "[--variant packed|plain|gelu]... [--attention S]... [--target T] "
-          "[--dump DIR] [--param NAME=VALUE]...\n");
+          "[--dump DIR] [--param NAME=VALUE]... "
+          "[--peak-isa avx512|avx2|sse|auto]\n");
       return 2;
     }
   }
@@ -387,6 +499,22 @@ int main(int argc, char **argv) {
         {128, 768, 768}, {128, 768, 3072}, {128, 3072, 768}, {128, 768, 2304}};
   if (variants.empty())
     variants = {"packed"};
+  probeIsa = peakIsaName == "avx512" ? ProbeIsa::AVX512
+             : peakIsaName == "avx2" ? ProbeIsa::AVX2
+             : peakIsaName == "sse"  ? ProbeIsa::SSE
+                                     : isaOfTarget(targetString);
+  if (!cpuHas(probeIsa)) {
+    std::fprintf(stderr,
+                 "gemm_bench: error: this CPU lacks %s (for %s; its best: "
+                 "%s): kernels for it cannot run here\n",
+                 isaName(probeIsa),
+                 peakIsaName == "auto" ? ("--target " + targetString).c_str()
+                                       : "--peak-isa",
+                 isaName(hostIsa()));
+    return 1;
+  }
+  std::printf("# peak probe: %s (host: %s, target: %s)\n", isaName(probeIsa),
+              isaName(hostIsa()), targetString.c_str());
   // The Halide JIT thread pool takes its size from HL_NUM_THREADS.
   int maxThreads = *std::max_element(threadCounts.begin(), threadCounts.end());
   setenv("HL_NUM_THREADS", std::to_string(maxThreads).c_str(), 1);
@@ -422,11 +550,12 @@ int main(int argc, char **argv) {
                   100.0 * r.gflops / peak, r.maxErr, r.cpuMs);
     }
     if (!shapes.empty())
-      std::printf("# measured FP32 FMA peak on %d thread(s): %.1f GFLOP/s; "
+      std::printf("# measured FP32 peak (%s probe) on %d thread(s): %.1f "
+                  "GFLOP/s; "
                   "GFLOP/s and %% "
                   "peak use the best time; cpu ms: the least CPU time of a "
                   "run, all threads (spinning pool threads included)\n",
-                  threads, peak);
+                  isaName(probeIsa), threads, peak);
     std::fflush(stdout);
     for (int64_t s : attention)
       benchAttention(ctx, s, threads, runs);

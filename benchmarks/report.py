@@ -7,8 +7,10 @@
       compares every NAME.npy in ORT_DIR with KILN_DIR/NAME.npy; prints
       max|kiln - ort| / max|ort| per output; exit 1 if any is above --tol.
   summary RAW_DIR --peak PEAK.json... [--json OUT] [--markdown OUT]
-      RAW_DIR/<model>_s<S>/{kiln,ort}_r<i>.json (+ lib.json, kiln's library report)
-      -> medians over rounds, ratios, GFLOP/s and % of peak.
+      RAW_DIR/<model>_s<S>/{kiln_<target>,ort}_r<i>.json (+ lib_<target>.json, kiln's
+      library report; peak_<isa>_r<i>.json) and RAW_DIR/run.json (host, targets, ONNX
+      Runtime version) -> medians over rounds, ratios, GFLOP/s and % of the ISA's peak,
+      one table per ISA.
   profile KILN_BENCH.json LIB.json [--top 10] [--peak GFLOPS]
       per-kernel profile grouped by unique kernel, with FLOPs from the kernel shapes.
   plot SUMMARY.json OUT.png [--model bert_base]
@@ -177,78 +179,165 @@ def cmd_profile(args):
 # summary
 # ------------------------------------------------------------------------------------------
 def read_peak(paths):
-    """Best peak per thread count over several peak_flops runs."""
+    """Best peak per ISA and thread count over several peak_flops runs:
+    {isa: {threads: GFLOP/s}}. Files from before peak_flops had --isa are AVX-512 probes."""
     best = {}
     for p in paths:
         if not os.path.exists(p):
             continue
-        for t, v in json.load(open(p))["peak_gflops"].items():
-            best[int(t)] = max(best.get(int(t), 0.0), v)
+        j = json.load(open(p))
+        per_isa = best.setdefault(j.get("isa", "avx512"), {})
+        for t, v in j["peak_gflops"].items():
+            per_isa[int(t)] = max(per_isa.get(int(t), 0.0), v)
     return best
 
 
+def slug(target):
+    """A target name as run.sh spells it in file names."""
+    return re.sub(r"[^A-Za-z0-9]", "_", target)
+
+
+def isa_of_target(target, host_isa):
+    """The peak probe of the ISA a kiln target's kernels use (as run.sh maps them)."""
+    if target == "host" or target.startswith("host-"):
+        return host_isa
+    if "avx512" in target:
+        return "avx512"
+    if "avx2" in target:
+        return "avx2"
+    return "sse"
+
+
+ISA_ORDER = {"avx512": 0, "avx2": 1, "sse": 2}
+
+
 def cmd_summary(args):
-    peak = read_peak(args.peak + sorted(glob.glob(os.path.join(args.raw_dir, "*", "peak_r*.json"))))
+    run_json = os.path.join(args.raw_dir, "run.json")
+    run = json.load(open(run_json)) if os.path.exists(run_json) else {}
+    peak = read_peak(args.peak + sorted(glob.glob(os.path.join(args.raw_dir, "*", "peak_*.json"))))
+    host_isa = run.get("host_isa") or ("avx512" if "avx512" in peak else next(iter(peak), "?"))
+    targets = {slug(t["target"]): t for t in run.get("targets", [])}
+    target_order = [slug(t["target"]) for t in run.get("targets", [])]
+    ort_version = run.get("onnxruntime", {}).get("version")
     configs = []
     for d in sorted(glob.glob(os.path.join(args.raw_dir, "*_s*"))):
         m = re.match(r"(.+)_s(\d+)$", os.path.basename(d))
         if not m:
             continue
         model, seq = m.group(1), int(m.group(2))
-        kiln = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(d, "kiln_r*.json")))]
         ort = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(d, "ort_r*.json")))]
-        if not kiln or not ort:
+        if not ort:
             continue
+        if not ort_version:
+            ort_version = ort[0].get("onnxruntime_version") or ort[0].get("runtime")
+        # kiln_<target>_r<i>.json per target (kiln_r<i>.json: a run from before --targets).
+        by_target = {}
+        for p in sorted(glob.glob(os.path.join(d, "kiln_*r*.json"))):
+            km = re.match(r"kiln_(?:(.+)_)?r(\d+)\.json$", os.path.basename(p))
+            if km:
+                by_target.setdefault(km.group(1) or "host", []).append(json.load(open(p)))
         threads = ort[0]["threads"]
         fl = model_flops(model, seq)
-        k_med = statistics.median(r["median_ms"] for r in kiln)
         o_med = statistics.median(r["median_ms"] for r in ort)
-        check = os.path.join(d, "check.json")
-        cfg = {
-            "model": model, "seq": seq, "threads": threads, "rounds": len(kiln),
-            "gflop": fl / 1e9,
-            "kiln_median_ms": k_med, "ort_median_ms": o_med,
-            "kiln_round_medians": [r["median_ms"] for r in kiln],
-            "ort_round_medians": [r["median_ms"] for r in ort],
-            "kiln_p90_ms": statistics.median(r["p90_ms"] for r in kiln),
-            "ort_p90_ms": statistics.median(r["p90_ms"] for r in ort),
-            "ratio_kiln_over_ort": k_med / o_med,
-            # Least-disturbed round of each (the machine is shared): a second view, not the
-            # headline number.
-            "kiln_best_round_ms": min(r["median_ms"] for r in kiln),
-            "ort_best_round_ms": min(r["median_ms"] for r in ort),
-            "kiln_gflops": fl / (k_med * 1e-3) / 1e9,
-            "ort_gflops": fl / (o_med * 1e-3) / 1e9,
-            "check": json.load(open(check)) if os.path.exists(check) else None,
-        }
-        if threads in peak:
-            cfg["peak_gflops"] = peak[threads]
-            cfg["kiln_pct_peak"] = 100 * cfg["kiln_gflops"] / peak[threads]
-            cfg["ort_pct_peak"] = 100 * cfg["ort_gflops"] / peak[threads]
-        configs.append(cfg)
-    configs.sort(key=lambda c: (c["model"], c["seq"]))
-    out = {"peak_gflops": peak, "configs": configs}
+        ort_peak = peak.get(host_isa, {}).get(threads)
+        for ts in sorted(by_target, key=lambda s: (target_order.index(s)
+                                                    if s in target_order else 99, s)):
+            kiln = by_target[ts]
+            info = targets.get(ts, {"target": ts, "kiln_target": ts})
+            isa = info.get("isa") or isa_of_target(info["target"], host_isa)
+            k_med = statistics.median(r["median_ms"] for r in kiln)
+            check = os.path.join(d, f"check_{ts}.json")
+            if not os.path.exists(check):
+                check = os.path.join(d, "check.json")
+            cfg = {
+                "model": model, "seq": seq, "threads": threads, "rounds": len(kiln),
+                "target": info["target"], "kiln_target": info.get("kiln_target", info["target"]),
+                "isa": isa, "ort_isa": host_isa,
+                "gflop": fl / 1e9,
+                "kiln_median_ms": k_med, "ort_median_ms": o_med,
+                "kiln_round_medians": [r["median_ms"] for r in kiln],
+                "ort_round_medians": [r["median_ms"] for r in ort],
+                "kiln_p90_ms": statistics.median(r["p90_ms"] for r in kiln),
+                "ort_p90_ms": statistics.median(r["p90_ms"] for r in ort),
+                "ratio_kiln_over_ort": k_med / o_med,
+                # Least-disturbed round of each (the machine is shared): a second view, not
+                # the headline number.
+                "kiln_best_round_ms": min(r["median_ms"] for r in kiln),
+                "ort_best_round_ms": min(r["median_ms"] for r in ort),
+                "kiln_gflops": fl / (k_med * 1e-3) / 1e9,
+                "ort_gflops": fl / (o_med * 1e-3) / 1e9,
+                "check": json.load(open(check)) if os.path.exists(check) else None,
+            }
+            # kiln against the peak of the ISA its kernels were compiled for; ONNX Runtime
+            # (which dispatches on CPUID itself) against the host's best ISA.
+            if threads in peak.get(isa, {}):
+                cfg["peak_gflops"] = peak[isa][threads]
+                cfg["kiln_pct_peak"] = 100 * cfg["kiln_gflops"] / peak[isa][threads]
+            if ort_peak:
+                cfg["ort_peak_gflops"] = ort_peak
+                cfg["ort_pct_peak"] = 100 * cfg["ort_gflops"] / ort_peak
+            configs.append(cfg)
+    configs.sort(key=lambda c: (ISA_ORDER.get(c["isa"], 9), c["model"], c["seq"],
+                                target_order.index(slug(c["target"]))
+                                if slug(c["target"]) in target_order else 99))
+    out = {
+        "cpu": run.get("cpu"), "host_isa": host_isa, "supported_isas": run.get("supported_isas"),
+        "onnxruntime_version": ort_version, "onnxruntime": run.get("onnxruntime"),
+        "targets": run.get("targets"),
+        "peak_gflops": peak, "configs": configs,
+    }
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
-    lines = ["| model | S | GFLOP | kiln median ms | ORT median ms | kiln/ORT | kiln GFLOP/s "
-             "(% peak) | ORT GFLOP/s (% peak) | best round kiln / ORT ms (ratio) | max rel err |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for c in configs:
-        pk = lambda g, p: f"{g:.1f} ({p:.0f}%)" if p is not None else f"{g:.1f}"
-        err = f"{c['check']['max_rel_err']:.1e}" if c["check"] else "–"
-        lines.append(
-            f"| {c['model']} | {c['seq']} | {c['gflop']:.2f} | {c['kiln_median_ms']:.1f} | "
-            f"{c['ort_median_ms']:.1f} | **{c['ratio_kiln_over_ort']:.2f}** | "
-            f"{pk(c['kiln_gflops'], c.get('kiln_pct_peak'))} | "
-            f"{pk(c['ort_gflops'], c.get('ort_pct_peak'))} | "
-            f"{c['kiln_best_round_ms']:.1f} / {c['ort_best_round_ms']:.1f} "
-            f"({c['kiln_best_round_ms'] / c['ort_best_round_ms']:.2f}) | {err} |")
-    lines.append("")
-    lines.append("Medians are the median over rounds of each round's median; rounds alternate "
-                 "kiln and ORT.")
-    lines.append("Measured FP32 FMA peak: " + ", ".join(
-        f"{v:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, v in sorted(peak.items())))
+    lines = []
+    if run.get("cpu"):
+        lines.append(f"Host: {run['cpu']}, ISAs {', '.join(run.get('supported_isas') or [])} "
+                     f"(best: {host_isa}); {run.get('threads', '?')} threads.")
+    if ort_version:
+        ov = run.get("onnxruntime") or {}
+        lines.append(f"ONNX Runtime: onnxruntime {ort_version} (PyPI"
+                     + (f", Python {ov['python']}" if ov.get("python") else "")
+                     + "), CPU execution provider, graph optimization level all, "
+                     "sequential, inter-op threads 1.")
+    if lines:
+        lines.append("")
+    pk = lambda g, p: f"{g:.1f} ({p:.0f}%)" if p is not None else f"{g:.1f}"
+    for isa in sorted({c["isa"] for c in configs}, key=lambda i: ISA_ORDER.get(i, 9)):
+        rows = [c for c in configs if c["isa"] == isa]
+        names = []
+        for c in rows:
+            n = c["target"] + (f" (as `{c['kiln_target']}`)" if c["kiln_target"] != c["target"]
+                               else "")
+            if n not in names:
+                names.append(n)
+        isa_peak = peak.get(isa, {}).get(rows[0]["threads"])
+        lines.append(f"### {isa}: kiln --target {', '.join(names)}"
+                     + (f"; peak {isa_peak:.1f} GFLOP/s on {rows[0]['threads']} threads"
+                        if isa_peak else ""))
+        lines.append("")
+        lines.append(f"| model | S | target | GFLOP | kiln median ms | ORT median ms | kiln/ORT | "
+                     f"kiln GFLOP/s (% {isa} peak) | ORT GFLOP/s (% {host_isa} peak) | "
+                     "best round kiln / ORT ms (ratio) | max rel err |")
+        lines.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c in rows:
+            err = f"{c['check']['max_rel_err']:.1e}" if c["check"] else "–"
+            lines.append(
+                f"| {c['model']} | {c['seq']} | {c['target']} | {c['gflop']:.2f} | "
+                f"{c['kiln_median_ms']:.1f} | "
+                f"{c['ort_median_ms']:.1f} | **{c['ratio_kiln_over_ort']:.2f}** | "
+                f"{pk(c['kiln_gflops'], c.get('kiln_pct_peak'))} | "
+                f"{pk(c['ort_gflops'], c.get('ort_pct_peak'))} | "
+                f"{c['kiln_best_round_ms']:.1f} / {c['ort_best_round_ms']:.1f} "
+                f"({c['kiln_best_round_ms'] / c['ort_best_round_ms']:.2f}) | {err} |")
+        lines.append("")
+    lines.append("Medians are the median over rounds of each round's median; a round runs kiln "
+                 "for the first target, ONNX Runtime, then kiln for the other targets. "
+                 "ONNX Runtime picks its own kernels from CPUID, so every table compares "
+                 f"against the same ONNX Runtime run (on {host_isa}).")
+    for isa in sorted(peak, key=lambda i: ISA_ORDER.get(i, 9)):
+        lines.append(f"Measured FP32 peak, {isa} probe: " + ", ".join(
+            f"{v:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}"
+            for t, v in sorted(peak[isa].items())) + ".")
     text = "\n".join(lines)
     if args.markdown:
         with open(args.markdown, "w") as f:
@@ -268,12 +357,26 @@ def cmd_plot(args):
 
     summary = json.load(open(args.summary))
     cs = [c for c in summary["configs"] if c["model"] == args.model]
-    if len(cs) < 2:
+    targets = []
+    for c in cs:
+        if c.get("target", "host") not in targets:
+            targets.append(c.get("target", "host"))
+    by_target = {t: sorted((c for c in cs if c.get("target", "host") == t),
+                           key=lambda c: c["seq"]) for t in targets}
+    seqs = sorted({c["seq"] for c in cs})
+    if len(seqs) < 2:
         sys.exit(f"error: fewer than 2 sequence lengths for {args.model} in {args.summary}")
-    seqs = [c["seq"] for c in cs]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=90)
-    ax.plot(seqs, [c["kiln_median_ms"] for c in cs], "o-", label="kiln")
-    ax.plot(seqs, [c["ort_median_ms"] for c in cs], "s--", label="ONNX Runtime (CPU EP)")
+    for i, t in enumerate(targets):
+        rows = by_target[t]
+        label = f"kiln ({t}, {rows[0].get('isa', '?')})" if len(targets) > 1 else "kiln"
+        ax.plot([c["seq"] for c in rows], [c["kiln_median_ms"] for c in rows], "o-",
+                color=f"C{2 * i}", label=label)
+        ax2.plot([c["seq"] for c in rows], [c["ratio_kiln_over_ort"] for c in rows], "o-",
+                 color=f"C{2 * i}", label=label)
+    ort_rows = by_target[targets[0]]
+    ax.plot([c["seq"] for c in ort_rows], [c["ort_median_ms"] for c in ort_rows], "s--",
+            color="C1", label="ONNX Runtime (CPU EP)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(seqs)
@@ -284,8 +387,7 @@ def cmd_plot(args):
     ax.set_ylabel("median latency (ms, log scale)")
     ax.set_title(f"{args.model}, batch 1, {cs[0]['threads']} threads")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    ax2.plot(seqs, [c["ratio_kiln_over_ort"] for c in cs], "o-", color="C2")
+    ax.legend(fontsize="small")
     ax2.axhline(1.0, color="gray", lw=1, ls=":")
     ax2.set_xscale("log", base=2)
     ax2.set_xticks(seqs)
@@ -295,6 +397,8 @@ def cmd_plot(args):
     ax2.set_ylim(bottom=0)
     ax2.set_title("ratio (lower is better for kiln)")
     ax2.grid(True, alpha=0.3)
+    if len(targets) > 1:
+        ax2.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(args.out)
     print(f"wrote {args.out} ({os.path.getsize(args.out) // 1024} KB)")

@@ -1,8 +1,9 @@
 // kiln: the command-line compiler. `kiln compile` imports a model, runs the pass
 // pipeline and emits IR or a native library; `kiln run` executes a model.
 #include "kiln/Codegen/Library.h"
-#include "kiln/Compiler/Driver.h"
+#include "kiln/Codegen/Target.h"
 #include "kiln/Compiler/DotExport.h"
+#include "kiln/Compiler/Driver.h"
 #include "kiln/Compiler/DumpDir.h"
 #include "kiln/Compiler/KernelDump.h"
 #include "kiln/IR/Interpreter.h"
@@ -98,9 +99,13 @@ static cl::opt<int> threads("threads",
                             cl::desc("Threads kernels use (0: all cores)"),
                             cl::init(0), cl::sub(compileCmd), cl::sub(runCmd),
                             cl::sub(benchCmd));
-static cl::opt<std::string> target("target", cl::desc("Halide target (default: host)"),
-                                   cl::init("host"), cl::sub(compileCmd), cl::sub(runCmd),
-                                   cl::sub(benchCmd));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("host (default), x86-64, x86-64-avx2, x86-64-avx512, "
+                    "x86-64-avx512-bf16, a comma-separated list of them "
+                    "(one library, dispatched by CPUID), or help"),
+           cl::init("host"), cl::sub(compileCmd), cl::sub(runCmd),
+           cl::sub(benchCmd));
 static cl::opt<bool> timing("timing", cl::desc("Time every pass"),
                             cl::sub(compileCmd), cl::sub(runCmd));
 
@@ -699,6 +704,7 @@ static int benchMain(MLIRContext &ctx) {
           {"pct_peak", peakGflops > 0 ? 100 * gflops(s) / peakGflops : 0.0}});
     llvm::json::Object o{{"model", modelPath},
                          {"threads", m.threads()},
+                         {"target", m.target()},
                          {"runs", (int)runs},
                          {"median_ms", median},
                          {"p90_ms", p90},
@@ -710,8 +716,11 @@ static int benchMain(MLIRContext &ctx) {
     llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(o))) << "\n";
     return 0;
   }
-  llvm::outs() << llvm::formatv("{0}: {1} runs, {2} threads: median {3:F3} ms, p90 {4:F3} ms\n",
-                                modelPath, (int)runs, m.threads(), median, p90);
+  llvm::outs() << llvm::formatv(
+      "{0}: {1} runs, {2} threads, target {5}: median {3:F3} ms, "
+      "p90 {4:F3} ms\n",
+      modelPath, (int)runs, m.threads(), median, p90,
+      m.target().empty() ? std::string("?") : m.target());
   if (modelFlops > 0) {
     llvm::outs() << llvm::formatv("  {0:F2} GFLOP per run (matmuls and attention): {1:F1} GFLOP/s",
                                   modelFlops * 1e-9, modelFlops / median * 1e-6);
@@ -762,6 +771,14 @@ int main(int argc, char **argv) {
                   llvm::toString(plugin.takeError()));
     plugin->registerPassRegistryCallbacks();
   }
+  // --target=help needs no model.
+  for (int i = 1; i < argc; ++i)
+    if (StringRef(argv[i]) == "--target=help" ||
+        (StringRef(argv[i]) == "--target" && i + 1 < argc &&
+         StringRef(argv[i + 1]) == "help")) {
+      kiln::target::printHelp(llvm::outs());
+      return 0;
+    }
   cl::ParseCommandLineOptions(argc, argv, "kiln: a compiler for transformer models\n");
 
   DialectRegistry registry;

@@ -63,6 +63,51 @@ const char *kiln_rt_last_error(const kiln_rt_instance *inst) {
   return inst && inst != tls_refused ? inst->error : tls_error;
 }
 
+const char *kiln_rt_target(const kiln_rt_instance *inst) {
+  return inst && inst->variant ? inst->variant->target : "";
+}
+
+/* Names of the ISA levels in `isa` ("x86-64-avx2" for its best one). */
+static const char *isa_name(uint32_t isa) {
+  if (isa & KILN_ISA_AVX512_BF16)
+    return "x86-64-avx512-bf16";
+  if (isa & KILN_ISA_AVX512)
+    return "x86-64-avx512";
+  if (isa & KILN_ISA_AVX2)
+    return "x86-64-avx2";
+  if (isa & KILN_ISA_SSE41)
+    return "x86-64";
+  return "no SSE4.1";
+}
+
+/* The model's best kernel variant for this CPU, or NULL with the error set. */
+static const kiln_rt_variant *pick_variant(const kiln_rt_model *m) {
+  const char *capError = NULL;
+  uint32_t isa = kiln_rt_usable_isa(&capError);
+  if (capError) {
+    kiln_rt_error(NULL, 0, "create: %s, got '%s'", capError,
+                  getenv("KILN_MAX_CPU_ISA"));
+    return NULL;
+  }
+  for (uint32_t v = 0; v < m->num_variants; ++v)
+    if ((m->variants[v].isa & isa) == m->variants[v].isa)
+      return &m->variants[v];
+  char built[256] = "";
+  for (uint32_t v = 0; v < m->num_variants; ++v) {
+    size_t n = strlen(built);
+    snprintf(built + n, sizeof built - n, "%s%s", v ? ", " : "",
+             m->variants[v].target);
+  }
+  kiln_rt_error(NULL, 0,
+                "create: this library was compiled for %s, but this CPU "
+                "supports up to %s%s; recompile with --target=x86-64 (or a "
+                "list such as --target=x86-64,x86-64-avx2,x86-64-avx512)",
+                built, isa_name(isa),
+                getenv("KILN_MAX_CPU_ISA") ? " (capped by KILN_MAX_CPU_ISA)"
+                                           : "");
+  return NULL;
+}
+
 int kiln_rt_num_threads(const kiln_rt_instance *inst) {
   return inst ? inst->num_threads : 0;
 }
@@ -179,11 +224,15 @@ int kiln_rt_create(const kiln_rt_model *m, kiln_rt_instance **out,
   if (num_threads < 0)
     FAIL(NULL, KILN_ERROR_INVALID_ARGUMENT,
          "create: num_threads must be >= 0 (0: default), got %d", num_threads);
+  const kiln_rt_variant *variant = NULL;
+  if (m->num_variants > 0 && !(variant = pick_variant(m)))
+    return KILN_ERROR_UNSUPPORTED;
   kiln_rt_install_halide_hooks();
   kiln_rt_instance *inst = (kiln_rt_instance *)calloc(1, sizeof *inst);
   if (!inst)
     FAIL(NULL, KILN_ERROR_OUT_OF_MEMORY, "create: out of memory");
   inst->model = m;
+  inst->variant = variant;
   pthread_mutex_init(&inst->error_mutex, NULL);
   atomic_init(&inst->busy, 0);
   int status = KILN_OK;
@@ -402,7 +451,8 @@ static int run_steps(kiln_rt_instance *inst, const void *const *in,
   for (uint32_t s = 0; s < m->num_steps; ++s) {
     const kiln_rt_step *step = &m->steps[s];
     double t0 = inst->profiling ? now_seconds() : 0;
-    int rc = step->fn(&inst->argv[step->first_arg]);
+    kiln_rt_kernel_fn fn = inst->variant ? inst->variant->fns[s] : step->fn;
+    int rc = fn(&inst->argv[step->first_arg]);
     if (inst->profiling) {
       inst->step_seconds[s] += now_seconds() - t0;
       inst->step_calls[s] += 1;

@@ -36,6 +36,7 @@ typedef struct kiln_rt_pool {
 
 struct kiln_rt_instance {
   const kiln_rt_model *model;
+  const kiln_rt_variant *variant; /* the kernels this CPU runs, or NULL */
   unsigned char *arena;
   const unsigned char *weights;
   void *map_base; /* mmapped weights file, or NULL */

@@ -4,6 +4,7 @@
 #include "KilnIRTest.h"
 #include "kiln/Codegen/HalideBackend.h"
 #include "kiln/Codegen/HalidePipeline.h"
+#include "kiln/Codegen/Target.h"
 #include "kiln/IR/Interpreter.h"
 #include "kiln/IR/KilnDialect.h"
 #include "kiln/IR/TensorConversion.h"
@@ -110,18 +111,38 @@ protected:
     ASSERT_TRUE(halide::isSupported(op, &why)) << why;
     auto expect = evaluateOp(op, operands);
     ASSERT_TRUE(llvm::succeeded(expect)) << diagnostics;
-    auto got = halide::runKernelJIT(op, operands, o.kernel);
-    ASSERT_TRUE(llvm::succeeded(got)) << diagnostics;
-    ASSERT_EQ(got->size(), expect->size());
-    for (size_t i = 0; i < got->size(); ++i) {
-      const Tensor &g = (*got)[i], &e = (*expect)[i];
-      ASSERT_EQ(g.dtype(), e.dtype()) << "result " << i;
-      ASSERT_EQ(g.shape(), e.shape()) << "result " << i;
-      double err = ref::relativeError(g, e);
-      double tol = ref::isFloat(e.dtype()) ? o.tol : 0.0;
-      EXPECT_LE(err, tol) << "result " << i << " of "
-                          << op->getName().getStringRef().str();
+    // Kernels follow the target (vector width, register tile): each kernel
+    // runs for every target this CPU can run, not only the host's.
+    std::vector<std::string> targets = {o.kernel.target};
+    if (o.kernel.target == "host")
+      targets = runnableTargets();
+    for (const std::string &t : targets) {
+      SCOPED_TRACE("target " + t);
+      halide::KernelOptions ko = o.kernel;
+      ko.target = t;
+      auto got = halide::runKernelJIT(op, operands, ko);
+      ASSERT_TRUE(llvm::succeeded(got)) << diagnostics;
+      ASSERT_EQ(got->size(), expect->size());
+      for (size_t i = 0; i < got->size(); ++i) {
+        const Tensor &g = (*got)[i], &e = (*expect)[i];
+        ASSERT_EQ(g.dtype(), e.dtype()) << "result " << i;
+        ASSERT_EQ(g.shape(), e.shape()) << "result " << i;
+        double err = ref::relativeError(g, e);
+        double tol = ref::isFloat(e.dtype()) ? o.tol : 0.0;
+        EXPECT_LE(err, tol)
+            << "result " << i << " of " << op->getName().getStringRef().str();
+      }
     }
+  }
+
+  /// "host" and every named target below it that this CPU runs
+  /// (x86-64-avx512-bf16 builds the same Halide kernels as x86-64-avx512).
+  static std::vector<std::string> runnableTargets() {
+    std::vector<std::string> out = {"host"};
+    for (const kiln::target::TargetInfo &t : kiln::target::namedTargets())
+      if (kiln::target::hostRuns(t) && t.name != "x86-64-avx512-bf16")
+        out.push_back(t.name);
+    return out;
   }
 
   mlir::OwningOpRef<mlir::ModuleOp> module;
@@ -700,6 +721,19 @@ TEST_F(HalideKernelTest, HostTarget) {
   bool fp16 = __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> 23) & 1);
   if (!fp16)
     EXPECT_FALSE(host->has_feature(Halide::Target::AVX512_SapphireRapids));
+  // The host target never needs an instruction set the CPU lacks.
+  unsigned needs = kiln::target::isaOfHalideTarget(host->to_string());
+  EXPECT_EQ(needs & ~kiln::target::hostIsa(), 0u) << host->to_string();
+  // Named targets resolve to fixed feature sets, whatever the host.
+  auto avx2 = halide::parseTarget("x86-64-avx2");
+  ASSERT_TRUE(llvm::succeeded(avx2));
+  EXPECT_TRUE(avx2->has_feature(Halide::Target::AVX2));
+  EXPECT_TRUE(avx2->has_feature(Halide::Target::FMA));
+  EXPECT_FALSE(avx2->has_feature(Halide::Target::AVX512));
+  EXPECT_EQ(avx2->natural_vector_size(Halide::Float(32)), 8);
+  auto sse = halide::parseTarget("x86-64");
+  ASSERT_TRUE(llvm::succeeded(sse));
+  EXPECT_EQ(sse->natural_vector_size(Halide::Float(32)), 4);
   auto prof = halide::parseTarget("host-profile");
   ASSERT_TRUE(llvm::succeeded(prof));
   EXPECT_TRUE(prof->has_feature(Halide::Target::Profile));

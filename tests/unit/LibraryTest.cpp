@@ -1,9 +1,10 @@
 // End-to-end tests of generated model libraries: compile small kiln models to
 // libN.so, run them through dlopen and compare with the interpreter; kernel
 // dedup and cache, ldd and exports, API misuse, external weights, errors.
-#include "TestHelpers.h"
 #include "kiln/Codegen/Library.h"
+#include "TestHelpers.h"
 #include "kiln/Codegen/HalideBackend.h"
+#include "kiln/Codegen/Target.h"
 #include "kiln/IR/Interpreter.h"
 #include "kiln/IR/KilnDialect.h"
 #include "kiln/Reference/Npy.h"
@@ -22,6 +23,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -591,6 +593,90 @@ func.func @main(%x: tensor<6x40xf32> {kiln.name = "x"})
   std::vector<ref::Tensor> want = reference(in);
   expectMatches(*out, want);
   EXPECT_EQ((*out)[1].dtype(), ref::DType::I64);
+}
+
+/// Sets (or, with nullptr, unsets) an environment variable for one scope.
+struct ScopedEnv {
+  ScopedEnv(const char *name, const char *value) : name(name) {
+    if (const char *old = std::getenv(name))
+      saved = old;
+    value ? setenv(name, value, 1) : unsetenv(name);
+  }
+  ~ScopedEnv() { saved ? setenv(name, saved->c_str(), 1) : unsetenv(name); }
+  const char *name;
+  std::optional<std::string> saved;
+};
+
+TEST_F(Library, FatLibraryDispatchesByCpuAndCap) {
+  // Every kernel for three targets in one .so; the instance runs the best one
+  // this CPU supports, or the best within $KILN_MAX_CPU_ISA. Only targets the
+  // host runs are run, so the test holds on any x86-64 host.
+  LibraryOptions o = options("fat", "mlp_fat");
+  o.target = "x86-64,x86-64-avx2,x86-64-avx512";
+  o.backend = Backend::Auto;
+  auto report = compile(mlpModel(), o);
+  ASSERT_TRUE(succeeded(report));
+  EXPECT_EQ(report->targets, (std::vector<std::string>{
+                                 "x86-64-avx512", "x86-64-avx2", "x86-64"}));
+  std::string syms = runCommand("nm " + report->libraryPath);
+  std::vector<ref::Tensor> in = {randomTensor({4, 32}, 61),
+                                 randomTensor({4, 48}, 62)};
+  std::vector<ref::Tensor> want = reference(in);
+  unsigned host = kiln::target::hostIsa();
+  struct Case {
+    const char *cap, *expect;
+    unsigned needs;
+  } cases[] = {{nullptr, nullptr, 0},
+               {"x86-64", "x86-64", kiln::target::IsaSse41},
+               {"avx2", "x86-64-avx2", kiln::target::IsaAvx2},
+               {"x86-64-avx512", "x86-64-avx512", kiln::target::IsaAvx512},
+               {"avx512-bf16", "x86-64-avx512", kiln::target::IsaAvx512}};
+  for (const Case &c : cases) {
+    if ((host & c.needs) != c.needs)
+      continue; // this CPU cannot run that variant
+    SCOPED_TRACE(c.cap ? c.cap : "no cap");
+    ScopedEnv env("KILN_MAX_CPU_ISA", c.cap);
+    auto model = LoadedModel::open(report->libraryPath, 2);
+    ASSERT_TRUE(!!model) << llvm::toString(model.takeError());
+    std::string expect =
+        c.expect ? c.expect
+                 : kiln::target::isaName(host & ~kiln::target::IsaAvx512Bf16);
+    EXPECT_EQ((*model)->target(), expect);
+    auto out = (*model)->run(in);
+    ASSERT_TRUE(!!out) << llvm::toString(out.takeError());
+    expectMatches(*out, want);
+  }
+  {
+    ScopedEnv env("KILN_MAX_CPU_ISA", "pentium");
+    auto bad = LoadedModel::open(report->libraryPath, 1);
+    ASSERT_FALSE(!!bad);
+    EXPECT_NE(llvm::toString(bad.takeError()).find("KILN_MAX_CPU_ISA must be"),
+              std::string::npos);
+  }
+  // A library whose only target the (capped) CPU lacks is refused at create
+  // with a clear error, never run into SIGILL.
+  LibraryOptions only = options("only512", "mlp_only512");
+  only.target = "x86-64-avx512";
+  auto r512 = compile(mlpModel(), only);
+  ASSERT_TRUE(succeeded(r512));
+  ScopedEnv env("KILN_MAX_CPU_ISA", "avx2");
+  auto refused = LoadedModel::open(r512->libraryPath, 1);
+  ASSERT_FALSE(!!refused);
+  std::string msg = llvm::toString(refused.takeError());
+  EXPECT_NE(msg.find("compiled for x86-64-avx512"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("capped by KILN_MAX_CPU_ISA"), std::string::npos) << msg;
+}
+
+TEST_F(Library, TargetListsAreChecked) {
+  std::string diags;
+  LibraryOptions o = options("badtarget", "mlp_bad");
+  o.target = "x86-64-avx2,avx9000";
+  EXPECT_TRUE(failed(compile(mlpModel(), o, &diags)));
+  EXPECT_NE(diags.find("unknown target 'avx9000'"), std::string::npos) << diags;
+  diags.clear();
+  o.target = "x86-64-avx2,x86-64-avx2";
+  EXPECT_TRUE(failed(compile(mlpModel(), o, &diags)));
+  EXPECT_NE(diags.find("listed twice"), std::string::npos) << diags;
 }
 
 /// The input pattern of examples/c/run_model.c.

@@ -74,16 +74,30 @@ bool lowerAttention(KernelBuilder &kb) {
   }
 
   Var c("c"), i("i"), j("j"), d("d"), h("h"), b("b");
+  // Every input load clamps each index into its buffer. The tiled algorithm
+  // below evaluates padded keys, rows and columns past the ends, and a
+  // schedule may evaluate a Func at points no output needs (an autoscheduler's
+  // ShiftInwards split of a small extent, or a per-tile key range that bounds
+  // inference cannot prove non-empty, which then reaches below key 0).
+  // Clamped, such points read valid elements that are masked or never used,
+  // and bounds inference keeps every buffer access in range under any
+  // schedule.
+  auto load = [&](int in, std::vector<Expr> idx) {
+    const Shape &shape = kb.inputShape(in);
+    for (size_t n = 0; n < idx.size(); ++n)
+      idx[n] = clamp(idx[n], 0, (int)shape[n] - 1);
+    return kb.load(in, idx);
+  };
   auto qAt = [&](Expr dd, Expr ii) {
-    return bsd ? kb.load(q, {b, ii, h, dd}) : kb.load(q, {b, h, ii, dd});
+    return bsd ? load(q, {b, ii, h, dd}) : load(q, {b, h, ii, dd});
   };
   auto kAt = [&](Expr dd, Expr jj) {
     if (bsd)
-      return kb.load(k, {b, jj, h, dd});
-    return kT ? kb.load(k, {b, h, dd, jj}) : kb.load(k, {b, h, jj, dd});
+      return load(k, {b, jj, h, dd});
+    return kT ? load(k, {b, h, dd, jj}) : load(k, {b, h, jj, dd});
   };
   auto vAt = [&](Expr cc, Expr jj) {
-    return bsd ? kb.load(v, {b, jj, h, cc}) : kb.load(v, {b, h, jj, cc});
+    return bsd ? load(v, {b, jj, h, cc}) : load(v, {b, h, jj, cc});
   };
   const float ninf = -std::numeric_limits<float>::infinity();
 
@@ -113,7 +127,6 @@ bool lowerAttention(KernelBuilder &kb) {
   Var ti("ti"), to("to");
   Expr row =
       to * (int)qt + ti; // query index (may pass Sq - 1 in the last tile)
-  Expr qrow = min(row, (int)Sq - 1); // clamped for loads
   // Key blocks a tile needs: all, or (causal) those up to its last row's
   // diagonal. Keys past a row's own diagonal inside them are masked.
   Expr blocks = Expr((int)nb);
@@ -126,22 +139,20 @@ bool lowerAttention(KernelBuilder &kb) {
   // the tile loops below stream contiguous memory.
   Var ji("ji"), jo("jo"), ci("ci"), co("co");
   Func kp("kpack"), vp("vpack");
-  kp(ji, d, jo, h, b) = kAt(d, min(jo * (int)jt + ji, (int)Sk - 1));
-  vp(ci, j, co, h, b) =
-      vAt(min(co * (int)ct + ci, (int)Dv - 1), min(j, (int)Sk - 1));
+  kp(ji, d, jo, h, b) = kAt(d, jo * (int)jt + ji);
+  vp(ci, j, co, h, b) = vAt(co * (int)ct + ci, j);
   // Scores of one query tile: dot products per key block, then scale, mask,
   // causality and padding.
   Func dot("dot"), s("s");
   RDom rd(0, (int)D, "rd");
   dot(ji, jo, ti, to, h, b) = 0.0f;
-  dot(ji, jo, ti, to, h, b) += qAt(rd, qrow) * kp(ji, rd, jo, h, b);
+  dot(ji, jo, ti, to, h, b) += qAt(rd, row) * kp(ji, rd, jo, h, b);
   Expr sv = dot(j % (int)jt, j / (int)jt, ti, to, h, b) * scale;
-  Expr jc = min(j, (int)Sk - 1);
   if (mask >= 0) {
     std::vector<Expr> mi = {
         ms[0] == 1 ? Expr(0) : Expr(b), ms[1] == 1 ? Expr(0) : Expr(h),
-        ms[2] == 1 ? Expr(0) : qrow, ms[3] == 1 ? Expr(0) : jc};
-    Expr m = kb.load(mask, mi);
+        ms[2] == 1 ? Expr(0) : row, ms[3] == 1 ? Expr(0) : Expr(j)};
+    Expr m = load(mask, mi);
     sv = m.type().is_bool() ? select(m, sv, ninf) : sv + m;
   }
   if (causal)

@@ -2,6 +2,8 @@
 // loading the Adams2019 plugin once, and scheduling a built pipeline with it.
 #include "Lowering.h"
 
+#include "kiln/Codegen/Target.h"
+
 #include "llvm/ADT/StringExtras.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -83,9 +85,14 @@ void autoschedulePipeline(KernelBuilder &kb, Pipeline &pipeline) {
   std::string why;
   if (!autoschedulerAvailable(kb.opts.autoscheduler, &why))
     unsupported(why);
-  // This machine: kb.threads cores, a 32 MiB last-level cache; 40 is Halide's
+  // kb.threads cores, the host's last-level cache (sysfs); 40 is Halide's
   // generic load-vs-arithmetic cost ratio.
-  MachineParams mp(kb.threads, uint64_t(32) << 20, 40);
+  static const int64_t llc = [] {
+    llvm::FailureOr<kiln::target::TargetInfo> host =
+        kiln::target::lookup("host", nullptr);
+    return llvm::succeeded(host) ? host->l3Bytes : int64_t(16) << 20;
+  }();
+  MachineParams mp(kb.threads, (uint64_t)llc, 40);
   // Adams2019 picks a schedule for the host it reads from the target; it
   // applies the schedule to the pipeline's Funcs directly.
   // Adams2019 prints its search to stderr at any log level; keep it quiet

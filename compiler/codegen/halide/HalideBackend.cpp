@@ -2,6 +2,7 @@
 // pipelines, AOT compilation to objects, and JIT runs for tests.
 #include "Lowering.h"
 
+#include "kiln/Codegen/Target.h"
 #include "kiln/IR/KilnDialect.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -30,20 +31,40 @@ static bool cpuHasAvx512Fp16() {
 #endif
 }
 
-/// Halide 14's host detection reports avx512_sapphirerapids on CPUs (this
-/// machine's among them) that lack AVX512-FP16, and LLVM then emits FP16
-/// instructions (vmovsh) that fault. Keep that feature only when the CPU has
-/// FP16; the Cannon Lake AVX-512 set remains.
+/// Halide 14's host detection can report features the CPU lacks: it reports
+/// avx512_sapphirerapids on CPUs without AVX512-FP16 (Zen 4), and LLVM then
+/// emits FP16 instructions (vmovsh) that fault. Every feature is checked
+/// against the CPU's own ISA level (kiln::target::hostIsa, CPUID and the OS's
+/// saved state); what it lacks is dropped.
 static Target hostTarget() {
   Target t = get_host_target();
-  if (t.has_feature(Target::AVX512_SapphireRapids) && !cpuHasAvx512Fp16())
-    t = t.without_feature(Target::AVX512_SapphireRapids);
+  if (t.arch != Target::X86)
+    return t;
+  unsigned isa = kiln::target::hostIsa();
+  auto drop = [&](std::initializer_list<Target::Feature> fs) {
+    for (Target::Feature f : fs)
+      if (t.has_feature(f))
+        t = t.without_feature(f);
+  };
+  if (t.has_feature(Target::AVX512_SapphireRapids) &&
+      (!cpuHasAvx512Fp16() || !(isa & kiln::target::IsaAvx512Bf16)))
+    drop({Target::AVX512_SapphireRapids});
+  if (!(isa & kiln::target::IsaAvx512))
+    drop({Target::AVX512, Target::AVX512_KNL, Target::AVX512_Skylake,
+          Target::AVX512_Cannonlake, Target::AVX512_SapphireRapids});
+  if (!(isa & kiln::target::IsaAvx2))
+    drop({Target::AVX, Target::AVX2, Target::FMA, Target::FMA4, Target::F16C});
+  if (!(isa & kiln::target::IsaSse41))
+    drop({Target::SSE41});
   return t;
 }
 
 FailureOr<Target> parseTarget(llvm::StringRef s, std::string *error) {
   if (s.empty() || s == "host")
     return hostTarget();
+  for (const kiln::target::TargetInfo &named : kiln::target::namedTargets())
+    if (named.name == s)
+      return Target(named.halide);
   if (s.starts_with("host-")) {
     // Host plus extra features, e.g. "host-profile".
     Target t = hostTarget();

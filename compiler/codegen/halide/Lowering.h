@@ -90,6 +90,15 @@ public:
   bool autoscheduleAsked = false;
   /// Natural vector lanes of `t` on the target.
   int lanes(Halide::Type t) const { return target.natural_vector_size(t); }
+  /// Architectural vector registers of the target (32 with AVX-512, else 16).
+  int vectorRegisters() const {
+    using T = Halide::Target;
+    for (T::Feature f : {T::AVX512, T::AVX512_Skylake, T::AVX512_Cannonlake,
+                         T::AVX512_SapphireRapids, T::AVX512_KNL})
+      if (target.has_feature(f))
+        return 32;
+    return 16;
+  }
 
   /// Result types.
   ref::DType resultDType(unsigned r) const;

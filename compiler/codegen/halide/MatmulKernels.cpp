@@ -1,6 +1,7 @@
-// Halide kernels for matmul, gemm and fused_matmul: register-tiled GEMM
-// (panel of 3 vectors x 8 rows, reduction innermost), constant weights read in
-// a pre-packed panel layout, batch broadcasting, and a fused epilogue.
+// Halide kernels for matmul, gemm and fused_matmul: a register-tiled GEMM whose
+// tile follows the target's vector width and register file (reduction
+// innermost), constant weights read in a pre-packed panel layout shared by
+// every target, batch broadcasting, and a fused epilogue.
 #include "Lowering.h"
 
 #include "kiln/IR/KilnDialect.h"
@@ -12,8 +13,26 @@ using namespace Halide;
 namespace kiln::halide::detail {
 namespace {
 
-constexpr int64_t kPanelVectors = 3; // panel width in f32 vectors
-constexpr int64_t kF32Lanes = 16;    // the packed layout assumes AVX-512 lanes
+/// Width of a packed weight panel in f32 elements. One layout for every
+/// target, so a fat library shares one copy of the weights: 48 is 3 AVX-512,
+/// 6 AVX2 or 12 SSE vectors, and every target's register tile width (below)
+/// divides it. Narrow weights use panels rounded up to kPackedAlign.
+constexpr int64_t kPackedPanel = 48;
+constexpr int64_t kPackedAlign = 16;
+
+/// The register tile of a target: `vectors` f32 vectors wide (the B panel
+/// held in registers) by `rows` rows of A broadcast one at a time. The
+/// accumulators (vectors x rows), the B vectors and one broadcast must fit
+/// the register file: 3 x 8 (24 + 3 + 1 = 28 of 32 zmm) with AVX-512, 2 x 6
+/// (12 + 2 + 1 = 15 of 16 ymm/xmm) with AVX2 or SSE.
+struct RegisterTile {
+  int64_t vectors, rows;
+};
+RegisterTile registerTile(int registers) {
+  if (registers >= 32)
+    return {3, 8};
+  return {2, 6};
+}
 
 /// The op's operands in a common form.
 struct MatmulView {
@@ -87,10 +106,9 @@ bool isF32(mlir::Value v) {
 }
 
 int64_t panelWidth(int64_t n) {
-  int64_t full = kPanelVectors * kF32Lanes;
-  if (n >= full)
-    return full;
-  return (n + kF32Lanes - 1) / kF32Lanes * kF32Lanes;
+  if (n >= kPackedPanel)
+    return kPackedPanel;
+  return (n + kPackedAlign - 1) / kPackedAlign * kPackedAlign;
 }
 
 } // namespace
@@ -175,6 +193,28 @@ bool lowerMatmul(KernelBuilder &kb) {
   }
   int a = kb.input(mv.a, aView);
   int64_t P = panelWidth(N);
+  int vw = kb.lanes(Float(32));
+  RegisterTile rt = registerTile(kb.vectorRegisters());
+  int64_t mt =
+      std::min<int64_t>(std::max<int64_t>(1, kb.param("tile_m", rt.rows)), Mv);
+  int64_t panelVectors =
+      std::clamp<int64_t>(kb.param("panel_vectors", rt.vectors), 1, 8);
+  int64_t nt;
+  if (packed) {
+    // The widest whole-vector tile <= panelVectors that divides the panel.
+    nt = P;
+    for (int64_t v = std::min<int64_t>(panelVectors, P / vw); v >= 1; --v)
+      if (P % (v * vw) == 0) {
+        nt = v * vw;
+        break;
+      }
+  } else if (N >= panelVectors * vw) {
+    nt = panelVectors * vw;
+  } else if (N >= vw) {
+    nt = N / vw * vw;
+  } else {
+    nt = N;
+  }
   int b;
   if (packed) {
     b = kb.input(mv.b, {(N + P - 1) / P, K, P}, /*packed=*/true);
@@ -241,9 +281,12 @@ bool lowerMatmul(KernelBuilder &kb) {
   Func prod("prod");
   Expr acc;
   if (packed) {
+    // prod(ni, no, m): column ni of tile no (nt wide; P / nt tiles a panel).
+    int chunks = (int)(P / nt);
     prod(hargs({ni, no, m})) = 0.0f;
-    prod(hargs({ni, no, m})) += aAt(r, m) * kb.load(b, {no, r, ni});
-    std::vector<Expr> pa = {n % (int)P, n / (int)P, m};
+    prod(hargs({ni, no, m})) +=
+        aAt(r, m) * kb.load(b, {no / chunks, r, (no % chunks) * (int)nt + ni});
+    std::vector<Expr> pa = {n % (int)nt, n / (int)nt, m};
     for (Var &x : hb)
       pa.push_back(x);
     acc = prod(pa);
@@ -305,16 +348,16 @@ bool lowerMatmul(KernelBuilder &kb) {
 
   // Schedule: output tiles of NT columns x MT rows, the reduction innermost
   // over the tile with the accumulators in registers; tiles run in parallel.
-  // Named parameters (kb.param; the tuner searches them, defaults = the best
-  // hand-measured schedule on AVX-512):
-  //  tile_m              rows of the register tile (default 8 with 16 lanes,
-  //                      else 4). NT/16 x tile_m accumulators + NT/16 B
-  //                      vectors + 1 broadcast must fit the 32 zmm registers:
-  //                      candidates 2, 4, 6, 8, 9 (9 only for 3 vectors).
-  //  panel_vectors       NT in vectors for a B that is not a constant (1..4;
-  //                      default 3). A constant B is pre-packed in panels of
-  //                      3 vectors (packedPanelWidth), which this does not
-  //                      change.
+  // The defaults follow the target (registerTile: vector width and register
+  // count). Named parameters (kb.param; the tuner searches around them):
+  //  tile_m              rows of the register tile (default: registerTile,
+  //                      8 with 32 vector registers, 6 with 16). tile_m x
+  //                      vectors accumulators + vectors B loads + 1 broadcast
+  //                      should fit the register file.
+  //  panel_vectors       tile width in vectors (1..8; default: registerTile,
+  //                      3 with 32 registers, 2 with 16). A packed (constant)
+  //                      B uses the largest width <= this that divides its
+  //                      panel (kPackedPanel).
   //  k_unroll            unroll factor of the reduction loop (1, 2, 4;
   //                      default 1).
   //  tile_grain          consecutive tiles (rows first, within one column
@@ -327,20 +370,6 @@ bool lowerMatmul(KernelBuilder &kb) {
   //                      0: the hardware prefetcher already keeps up here,
   //                      see BENCHMARKS.md).
   //  parallel_min_flops  smaller GEMMs run on one thread (default 2^20).
-  int vw = kb.lanes(Float(32));
-  int64_t mt = std::min<int64_t>(
-      std::max<int64_t>(1, kb.param("tile_m", vw >= 16 ? 8 : 4)), Mv);
-  int64_t panelVectors =
-      std::clamp<int64_t>(kb.param("panel_vectors", kPanelVectors), 1, 8);
-  int64_t nt;
-  if (packed)
-    nt = P;
-  else if (N >= panelVectors * vw)
-    nt = panelVectors * vw;
-  else if (N >= vw)
-    nt = N / vw * vw;
-  else
-    nt = N;
   int64_t nvec = std::min<int64_t>(vw, nt);
   Var nio("nio"), nii("nii"), mo("mo"), mi("mi");
   out.split(n, nio, nii, (int)nt,
@@ -377,7 +406,7 @@ bool lowerMatmul(KernelBuilder &kb) {
   Var pn = packed ? ni : n;
   prod.compute_at(out, t).vectorize(pn, (int)nvec).unroll(pn).unroll(m);
   if (packed)
-    prod.bound_extent(ni, (int)P);
+    prod.bound_extent(ni, (int)nt);
   prod.update().reorder(pn, m, r).vectorize(pn, (int)nvec).unroll(pn).unroll(m);
   int64_t kUnroll = kb.param("k_unroll", 1);
   RVar kLoop = r.x; // the reduction loop over rows (or row groups)

@@ -15,6 +15,9 @@ struct GlueOptions {
   bool embedded = true; // weights in .rodata (else N.weights beside the .so)
   uint64_t weightsId = 0;
   int defaultThreads = 0;
+  /// The kernel variants' targets and KILN_ISA_* bits, best first (one per
+  /// entry of Kernel::variants).
+  std::vector<std::pair<std::string, unsigned>> variants;
 };
 
 /// N.h: self-contained C API (no other kiln header needed).

@@ -4,6 +4,7 @@
 #include "kiln/Codegen/HalidePipeline.h"
 #include "kiln/Codegen/LLVMBackend.h"
 #include "kiln/Codegen/Library.h"
+#include "kiln/Codegen/Target.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -94,67 +95,103 @@ std::string tempName(const std::string &path) {
 
 } // namespace
 
+mlir::FailureOr<std::vector<target::TargetInfo>>
+libraryTargets(llvm::StringRef list, mlir::Location loc) {
+  std::string err;
+  llvm::FailureOr<std::vector<target::TargetInfo>> ts =
+      target::parseList(list.empty() ? "host" : list, &err);
+  if (failed(ts))
+    return mlir::emitError(loc) << err;
+  return *ts;
+}
+
 mlir::LogicalResult compileKernels(Program &prog,
                                    const KernelBuildOptions &opts,
                                    mlir::Location loc) {
-  mlir::FailureOr<std::string> target = resolveTarget(opts.target, loc);
-  if (failed(target))
+  mlir::FailureOr<std::vector<target::TargetInfo>> targets =
+      libraryTargets(opts.target, loc);
+  if (failed(targets))
     return mlir::failure();
+  std::vector<std::string> resolved;
+  for (const target::TargetInfo &t : *targets) {
+    mlir::FailureOr<std::string> r = resolveTarget(t.halide, loc);
+    if (failed(r))
+      return mlir::failure();
+    resolved.push_back(*r);
+  }
   mlir::FailureOr<std::string> dir = kernelDir(opts, loc);
   if (failed(dir))
     return mlir::failure();
-  std::vector<unsigned> misses;
+  // One job per kernel and target.
+  std::vector<std::pair<unsigned, unsigned>> misses;
   for (auto [i, k] : llvm::enumerate(prog.kernels)) {
-    // The schedule is part of the key: a tuned compile never reuses an
-    // object built with other parameters.
-    std::string sched;
-    for (const auto &kv : k.params)
-      sched += "\nparam " + kv.first + "=" + std::to_string(kv.second);
-    if (!k.autoscheduler.empty())
-      sched += "\nautoscheduler=" + k.autoscheduler;
-    std::string h = hashHex(k.key + "\n" + *target +
-                            "\nthreads=" + std::to_string(opts.threads) + "\n" +
-                            compilerFingerprint() + sched);
-    k.function = "kiln_k_" + h.substr(0, 24);
-    k.objectPath = *dir + "/" + h + ".o";
-    k.cacheHit = opts.useCache && llvm::sys::fs::exists(k.objectPath);
-    if (!k.cacheHit)
-      misses.push_back(i);
+    k.variants.clear();
+    for (auto [ti, t] : llvm::enumerate(*targets)) {
+      // The schedule is part of the key: a tuned compile never reuses an
+      // object built with other parameters.
+      std::string sched;
+      if (k.tunedTarget.empty() || k.tunedTarget == resolved[ti]) {
+        for (const auto &kv : k.params)
+          sched += "\nparam " + kv.first + "=" + std::to_string(kv.second);
+        if (!k.autoscheduler.empty())
+          sched += "\nautoscheduler=" + k.autoscheduler;
+      }
+      // LLVM kernels follow the target's CPU features.
+      std::string llvmTarget =
+          k.backend == Backend::LLVM
+              ? "\nllvm " + t.llvmCpu + " " + t.llvmFeatures
+              : "";
+      std::string h = hashHex(k.key + "\n" + resolved[ti] + llvmTarget +
+                              "\nthreads=" + std::to_string(opts.threads) +
+                              "\n" + compilerFingerprint() + sched);
+      Kernel::Variant v;
+      v.target = t.name;
+      v.function = "kiln_k_" + h.substr(0, 24);
+      v.objectPath = *dir + "/" + h + ".o";
+      v.cacheHit = opts.useCache && llvm::sys::fs::exists(v.objectPath);
+      if (!v.cacheHit)
+        misses.push_back({(unsigned)i, (unsigned)ti});
+      k.variants.push_back(std::move(v));
+    }
+    k.function = k.variants.front().function;
+    k.objectPath = k.variants.front().objectPath;
+    k.cacheHit = llvm::all_of(
+        k.variants, [](const Kernel::Variant &v) { return v.cacheHit; });
   }
-  bool anyLLVM = llvm::any_of(
-      prog.kernels, [](const Kernel &k) { return k.backend == Backend::LLVM; });
-  if (anyLLVM && opts.target != "host" && !opts.target.empty())
-    return mlir::emitError(loc)
-           << "the LLVM backend compiles for the host only, not for target '"
-           << opts.target << "'";
-  halide::KernelOptions kopts;
-  kopts.target = opts.target;
-  kopts.threads = opts.threads;
   std::atomic<size_t> next{0};
   std::atomic<bool> ok{true};
-  auto compileOne = [&](unsigned i) {
-    Kernel &k = prog.kernels[i];
+  auto compileOne = [&](std::pair<unsigned, unsigned> job) {
+    Kernel &k = prog.kernels[job.first];
+    Kernel::Variant &v = k.variants[job.second];
+    const target::TargetInfo &t = (*targets)[job.second];
     auto t0 = std::chrono::steady_clock::now();
-    std::string tmp = tempName(k.objectPath);
-    halide::KernelOptions ko = kopts;
-    ko.params = k.params;
-    ko.autoscheduler = k.autoscheduler;
+    std::string tmp = tempName(v.objectPath);
+    halide::KernelOptions ko;
+    ko.target = resolved[job.second];
+    ko.threads = opts.threads;
+    if (k.tunedTarget.empty() || k.tunedTarget == resolved[job.second]) {
+      ko.params = k.params;
+      ko.autoscheduler = k.autoscheduler;
+    }
+    llvmgen::CompileOptions lo;
+    lo.cpu = t.llvmCpu;
+    lo.features = t.llvmFeatures;
     llvm::LogicalResult built =
         k.backend == Backend::LLVM
-            ? llvmgen::compileKernelToObject(k.op, k.function, tmp)
-            : halide::compileKernelToObject(k.op, k.function, tmp, ko);
+            ? llvmgen::compileKernelToObject(k.op, v.function, tmp, lo)
+            : halide::compileKernelToObject(k.op, v.function, tmp, ko);
     if (failed(built)) {
       llvm::sys::fs::remove(tmp);
       ok = false;
       return;
     }
-    if (!publish(tmp, k.objectPath)) {
+    if (!publish(tmp, v.objectPath)) {
       mlir::emitError(k.op->getLoc())
-          << "cannot write kernel object '" << k.objectPath << "'";
+          << "cannot write kernel object '" << v.objectPath << "'";
       llvm::sys::fs::remove(tmp);
       ok = false;
     }
-    k.seconds =
+    v.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
             .count();
   };
@@ -162,16 +199,16 @@ mlir::LogicalResult compileKernels(Program &prog,
     return mlir::success();
   // The first compile of each backend runs alone: it initializes that
   // backend's target machinery once.
-  std::vector<unsigned> rest;
+  std::vector<std::pair<unsigned, unsigned>> rest;
   bool seen[2] = {false, false};
-  for (unsigned i : misses) {
-    bool isLLVM = prog.kernels[i].backend == Backend::LLVM;
+  for (auto job : misses) {
+    bool isLLVM = prog.kernels[job.first].backend == Backend::LLVM;
     if (seen[isLLVM]) {
-      rest.push_back(i);
+      rest.push_back(job);
       continue;
     }
     seen[isLLVM] = true;
-    compileOne(i);
+    compileOne(job);
   }
   misses = std::move(rest);
   int jobs = opts.jobs > 0 ? opts.jobs
@@ -190,12 +227,23 @@ mlir::LogicalResult compileKernels(Program &prog,
   worker();
   for (std::thread &t : pool)
     t.join();
+  for (Kernel &k : prog.kernels) {
+    k.seconds = 0;
+    for (const Kernel::Variant &v : k.variants)
+      k.seconds += v.seconds;
+  }
   return mlir::success(ok.load());
 }
 
 mlir::FailureOr<std::string> halideRuntimeObject(const KernelBuildOptions &opts,
                                                  mlir::Location loc) {
-  mlir::FailureOr<std::string> target = resolveTarget(opts.target, loc);
+  // One runtime serves every variant: built for the least capable target.
+  mlir::FailureOr<std::vector<target::TargetInfo>> targets =
+      libraryTargets(opts.target, loc);
+  if (failed(targets))
+    return mlir::failure();
+  std::string base = targets->back().halide;
+  mlir::FailureOr<std::string> target = resolveTarget(base, loc);
   if (failed(target))
     return mlir::failure();
   mlir::FailureOr<std::string> dir = kernelDir(opts, loc);
@@ -208,7 +256,7 @@ mlir::FailureOr<std::string> halideRuntimeObject(const KernelBuildOptions &opts,
   if (opts.useCache && llvm::sys::fs::exists(path))
     return path;
   std::string tmp = tempName(path), err;
-  if (failed(halide::compileRuntimeObject(tmp, opts.target, &err))) {
+  if (failed(halide::compileRuntimeObject(tmp, base, &err))) {
     llvm::sys::fs::remove(tmp);
     return mlir::emitError(loc) << "cannot compile the Halide runtime: " << err;
   }

@@ -6,11 +6,15 @@
 
 #include "Program.h"
 
+#include "kiln/Codegen/Target.h"
+
 #include <string>
 
 namespace kiln::library {
 
 struct KernelBuildOptions {
+  /// A --target value: one target or a comma-separated list (every kernel is
+  /// compiled for each; see kiln/Codegen/Target.h).
   std::string target = "host";
   int threads = 0;      // KernelOptions::threads
   std::string cacheDir; // used when useCache
@@ -19,7 +23,13 @@ struct KernelBuildOptions {
   std::string workDir; // objects go here when not cached
 };
 
-/// Sets each kernel's function name ("kiln_k_<hash>") and object path,
+/// The library's targets for a --target value, best first (diagnostic at
+/// `loc` when invalid).
+mlir::FailureOr<std::vector<target::TargetInfo>>
+libraryTargets(llvm::StringRef list, mlir::Location loc);
+
+/// Sets each kernel's variants (one per target: function name
+/// "kiln_k_<hash>" and object path),
 /// compiling those not in the cache. Diagnostics on the kernel's op on
 /// failure (all kernels are attempted).
 mlir::LogicalResult compileKernels(Program &prog,

@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -200,6 +201,7 @@ void writeReportJson(const LibraryReport &r, const Program &prog,
                        {"weight_bytes", (int64_t)r.weightBytes},
                        {"arena_bytes", (int64_t)r.arenaBytes},
                        {"intermediate_bytes", (int64_t)r.intermediateBytes},
+                       {"targets", llvm::json::Array(r.targets)},
                        {"steps", r.steps},
                        {"views", r.aliases},
                        {"output_copies", r.copies},
@@ -305,6 +307,17 @@ llvm::FailureOr<LibraryReport> emitLibrary(mlir::ModuleOp module,
 
   GlueOptions glue;
   glue.name = name;
+  mlir::FailureOr<std::vector<target::TargetInfo>> targets =
+      libraryTargets(opts.target, loc);
+  if (failed(targets))
+    return mlir::failure();
+  for (const target::TargetInfo &t : *targets) {
+    // "host (x86-64-avx512)": what the detected features amount to.
+    std::string name =
+        t.name == "host" ? "host (" + target::isaName(t.isa) + ")" : t.name;
+    glue.variants.push_back({name, t.isa});
+    report.targets.push_back(name);
+  }
   glue.embedded = !report.externalWeights;
   glue.weightsId = weightsId(*prog);
   glue.defaultThreads = opts.threads;
@@ -347,7 +360,8 @@ llvm::FailureOr<LibraryReport> emitLibrary(mlir::ModuleOp module,
     }
   }
   for (const Kernel &k : prog->kernels)
-    args.push_back(k.objectPath);
+    for (const Kernel::Variant &v : k.variants)
+      args.push_back(v.objectPath);
   if (!halideRuntime.empty())
     args.push_back(halideRuntime);
   args.push_back(archive);
@@ -414,6 +428,9 @@ void printLibraryReport(const LibraryReport &r, llvm::raw_ostream &os) {
      << " unique kernels: " << r.kernels.size() - llvmKernels << " Halide, "
      << llvmKernels << " LLVM; " << r.aliases << " views, " << r.copies
      << " output copies)\n";
+  os << "  targets: " << llvm::join(r.targets, ", ")
+     << (r.targets.size() > 1 ? " (one kernel set each, picked by CPUID)" : "")
+     << "\n";
   os << "  kernel cache: " << r.cacheHits << " hits, " << r.cacheMisses
      << " compiled\n";
   if (!r.tuningDbPath.empty())

@@ -14,6 +14,7 @@ struct LoadedModel::Api {
   void (*destroy)(void *);
   const char *(*lastError)(const void *);
   int (*numThreads)(const void *);
+  const char *(*target)(const void *); // NULL in libraries before variants
   int (*numIO[2])();
   const char *(*ioName[2])(int);
   int (*ioDtype[2])(int);
@@ -75,6 +76,8 @@ LoadedModel::open(llvm::StringRef path, int threads, llvm::StringRef name,
     get(api->ioShape[k], (p + "_shape").c_str());
     get(api->ioDimName[k], (p + "_dim_name").c_str());
   }
+  api->target =
+      reinterpret_cast<const char *(*)(const void *)>(m->symbol("target"));
   get(api->runTensors, "run_tensors");
   get(api->setProfiling, "set_profiling");
   get(api->numSteps, "num_steps");
@@ -119,6 +122,10 @@ LoadedModel::~LoadedModel() {
 }
 
 int LoadedModel::threads() const { return api_->numThreads(instance_); }
+
+std::string LoadedModel::target() const {
+  return api_->target ? api_->target(instance_) : "";
+}
 
 /// The C API's view of a tensor (the library checks dtype and shape).
 static kiln_tensor view(const ref::Tensor &t) {

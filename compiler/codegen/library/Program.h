@@ -57,7 +57,18 @@ struct Kernel {
   std::map<std::string, int64_t> params;
   std::string autoscheduler;
   std::string schedule = "default";
-  // Set when compiled.
+  /// The resolved Halide target `params`/`autoscheduler` were tuned for; the
+  /// variants for other targets use the defaults.
+  std::string tunedTarget;
+  /// One compiled form per library target, best first (set when compiled).
+  struct Variant {
+    std::string target; // the target's name ("x86-64-avx2", "host")
+    std::string function, objectPath;
+    bool cacheHit = false;
+    double seconds = 0;
+  };
+  std::vector<Variant> variants;
+  // Variant 0's (the best target's), for reports.
   std::string function, objectPath;
   bool cacheHit = false;
   double seconds = 0;

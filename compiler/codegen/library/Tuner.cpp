@@ -2,6 +2,7 @@
 // unique Halide kernel (progress on stderr), stores the winners, and applies
 // stored schedules to the kernels of later compiles.
 #include "Tuner.h"
+#include "KernelCache.h"
 #include "TuningDb.h"
 
 #include "kiln/Codegen/HalidePipeline.h"
@@ -157,7 +158,7 @@ void tuneKernels(Program &prog, TuningDb &db, const LibraryOptions &opts,
     r.key = halideKey(k);
     r.uses = k.uses;
     halide::TuneOptions to;
-    to.target = opts.target;
+    to.target = target;
     to.threads = opts.threads;
     to.tryAutoscheduler = opts.tuneAutoscheduler;
     if (opts.tuneTrials > 0) {
@@ -248,8 +249,26 @@ mlir::LogicalResult applyTuning(Program &prog, const LibraryOptions &opts,
                                 LibraryReport &report, mlir::Location loc) {
   if (!opts.useTuningDb && !opts.tune)
     return mlir::success();
+  // With several targets, tuning (and the database) serves the best one this
+  // machine runs; the other variants use the default schedules.
+  mlir::FailureOr<std::vector<target::TargetInfo>> targets =
+      libraryTargets(opts.target, loc);
+  if (failed(targets))
+    return mlir::failure();
+  const target::TargetInfo *runnable = nullptr;
+  for (const target::TargetInfo &t : *targets)
+    if (!runnable && target::hostRuns(t))
+      runnable = &t;
+  if (!runnable) {
+    if (opts.tune)
+      return mlir::emitError(loc)
+             << "--tune needs a target this CPU runs (it supports "
+             << target::isaName(target::hostIsa()) << ")";
+    return mlir::success();
+  }
   std::string err;
-  llvm::FailureOr<Halide::Target> t = halide::parseTarget(opts.target, &err);
+  llvm::FailureOr<Halide::Target> t =
+      halide::parseTarget(runnable->halide, &err);
   if (failed(t))
     return mlir::emitError(loc) << err;
   std::string target = t->to_string();
@@ -282,6 +301,7 @@ mlir::LogicalResult applyTuning(Program &prog, const LibraryOptions &opts,
           << "); using the default schedule";
       continue;
     }
+    k.tunedTarget = target;
     if (e->scheduler == "adams2019") {
       k.autoscheduler = "adams2019";
       k.schedule = "adams2019";

@@ -28,9 +28,10 @@ typedef enum kiln_status {
   KILN_ERROR_DTYPE = 2,            /* an input or output has the wrong dtype */
   KILN_ERROR_SHAPE = 3,            /* an input or output has the wrong shape */
   KILN_ERROR_OUT_OF_MEMORY = 4,
-  KILN_ERROR_IO = 5,     /* the weights file is missing or does not match */
-  KILN_ERROR_KERNEL = 6, /* a kernel failed (message from Halide) */
-  KILN_ERROR_BUSY = 7    /* the instance is running on another thread */
+  KILN_ERROR_IO = 5,         /* the weights file is missing or does not match */
+  KILN_ERROR_KERNEL = 6,     /* a kernel failed (message from Halide) */
+  KILN_ERROR_BUSY = 7,       /* the instance is running on another thread */
+  KILN_ERROR_UNSUPPORTED = 8 /* no kernel variant runs on this CPU */
 } kiln_status;
 
 /* A dense row-major tensor the caller owns. */

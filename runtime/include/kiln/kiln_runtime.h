@@ -85,6 +85,20 @@ typedef struct kiln_rt_index_check {
   const char *node; /* "node name (kiln.op)" that uses them, for errors */
 } kiln_rt_index_check;
 
+/* Instruction-set levels a kernel variant may need (cumulative bits; the
+ * named targets of `kiln compile --target`). */
+#define KILN_ISA_SSE41 1u       /* x86-64: SSE4.1 */
+#define KILN_ISA_AVX2 2u        /* x86-64-avx2: AVX, AVX2, FMA, F16C */
+#define KILN_ISA_AVX512 4u      /* x86-64-avx512: AVX-512 F, CD, BW, DQ, VL */
+#define KILN_ISA_AVX512_BF16 8u /* x86-64-avx512-bf16: + AVX512-BF16, VNNI */
+
+/* One compiled form of every kernel, for one target: fns[s] runs step s. */
+typedef struct kiln_rt_variant {
+  const char *target; /* "x86-64-avx2" */
+  uint32_t isa;       /* KILN_ISA_* bits the CPU must have */
+  const kiln_rt_kernel_fn *fns;
+} kiln_rt_variant;
+
 typedef struct kiln_rt_model {
   const char *name;
   int32_t num_inputs, num_outputs;
@@ -106,6 +120,10 @@ typedef struct kiln_rt_model {
   int32_t default_threads; /* 0: the machine's cores */
   uint32_t num_index_checks;
   const kiln_rt_index_check *index_checks;
+  /* Kernel variants, best first: create picks the first whose ISA bits the
+   * CPU has (capped by $KILN_MAX_CPU_ISA). None: steps[].fn, no check. */
+  uint32_t num_variants;
+  const kiln_rt_variant *variants;
 } kiln_rt_model;
 
 typedef struct kiln_rt_instance kiln_rt_instance;
@@ -118,6 +136,15 @@ KILN_RT_HIDDEN void kiln_rt_destroy(kiln_rt_instance *inst);
  * kiln_rt_create (or of a call given a NULL instance). */
 KILN_RT_HIDDEN const char *kiln_rt_last_error(const kiln_rt_instance *inst);
 KILN_RT_HIDDEN int kiln_rt_num_threads(const kiln_rt_instance *inst);
+/* The target of the kernel variant the instance runs ("" without variants). */
+KILN_RT_HIDDEN const char *kiln_rt_target(const kiln_rt_instance *inst);
+
+/* The KILN_ISA_* bits this CPU (and its OS: XSAVE state) supports. */
+KILN_RT_HIDDEN uint32_t kiln_rt_cpu_isa(void);
+/* kiln_rt_cpu_isa() capped by $KILN_MAX_CPU_ISA (x86-64, avx2, avx512,
+ * avx512-bf16; the "x86-64-" prefix is optional). Returns 0 and sets *error
+ * to a static message when the variable holds something else. */
+KILN_RT_HIDDEN uint32_t kiln_rt_usable_isa(const char **error);
 KILN_RT_HIDDEN int kiln_rt_run(kiln_rt_instance *inst,
                                const void *const *inputs, int num_inputs,
                                void *const *outputs, int num_outputs);

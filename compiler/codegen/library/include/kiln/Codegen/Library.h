@@ -33,7 +33,11 @@ enum class Backend {
 struct LibraryOptions {
   std::string outDir;          // created if missing
   std::string name;            // library name N (made a C identifier)
-  std::string target = "host"; // Halide target string
+  /// "host", a named target (x86-64, x86-64-avx2, x86-64-avx512,
+  /// x86-64-avx512-bf16), a Halide target string, or a comma-separated list:
+  /// every kernel is then compiled for each and the library picks the best
+  /// the CPU supports when an instance is created.
+  std::string target = "host";
   Backend backend = Backend::Auto;
   /// Threads the kernels are scheduled for and the default of N_create(.., 0)
   /// (0: the machine's cores at run time).
@@ -103,6 +107,7 @@ struct KernelReport {
 /// written to OUTDIR/N.json.
 struct LibraryReport {
   std::string name, libraryPath, headerPath, weightsPath, reportPath;
+  std::vector<std::string> targets;  // the kernel variants, best first
   unsigned steps = 0;                // kernel calls per run
   unsigned copies = 0;               // output copies per run
   unsigned aliases = 0;              // reshape-like ops that became views
@@ -174,6 +179,9 @@ public:
   const std::vector<TensorInfo> &inputs() const { return inputs_; }
   const std::vector<TensorInfo> &outputs() const { return outputs_; }
   int threads() const;
+  /// The target of the kernel variant this instance runs (the best of the
+  /// library's targets the CPU supports; "" for libraries without variants).
+  std::string target() const;
 
   /// Runs on `inputs` (checked by the library: count, dtype, shape) and
   /// returns the outputs; the library's error message on failure.
