@@ -99,7 +99,13 @@ bool lowerAttention(KernelBuilder &kb) {
   auto vAt = [&](Expr cc, Expr jj) {
     return bsd ? load(v, {b, jj, h, cc}) : load(v, {b, h, jj, cc});
   };
-  const float ninf = -std::numeric_limits<float>::infinity();
+  // Masked scores hold the lowest finite float, not -inf: Halide compiles
+  // float math with LLVM's no-infs/no-NaNs fast-math flags (unless
+  // strict_float), under which an infinite constant is poison and comparisons
+  // with it may fold away; some autoscheduled schedules then gave inf/NaN
+  // rows. (A -inf in an additive mask still masks its key: exp(-inf - max) is
+  // 0 and the row max never takes it.)
+  const float masked = std::numeric_limits<float>::lowest();
 
   // Tiling: queries in tiles of QT rows; keys in blocks of JT (whole
   // vectors), Sk padded to a block multiple (padded keys are masked out);
@@ -153,12 +159,12 @@ bool lowerAttention(KernelBuilder &kb) {
         ms[0] == 1 ? Expr(0) : Expr(b), ms[1] == 1 ? Expr(0) : Expr(h),
         ms[2] == 1 ? Expr(0) : row, ms[3] == 1 ? Expr(0) : Expr(j)};
     Expr m = load(mask, mi);
-    sv = m.type().is_bool() ? select(m, sv, ninf) : sv + m;
+    sv = m.type().is_bool() ? select(m, sv, masked) : sv + m;
   }
   if (causal)
-    sv = select(j > row + (int)(Sk - Sq), ninf, sv);
+    sv = select(j > row + (int)(Sk - Sq), masked, sv);
   if (skp != Sk)
-    sv = select(j < (int)Sk, sv, ninf);
+    sv = select(j < (int)Sk, sv, masked);
   s(j, ti, to, h, b) = sv;
   // Key reductions run over (key in block, block) with the block range
   // bounded per tile.
@@ -171,13 +177,13 @@ bool lowerAttention(KernelBuilder &kb) {
   // Row max, exponentials, row sum.
   Func mx("mx"), e("e"), sm("sm");
   RDom rj = keys("rj");
-  mx(ti, to, h, b) = ninf;
+  mx(ti, to, h, b) = masked;
   mx(ti, to, h, b) =
       max(mx(ti, to, h, b), s(rj.y * (int)jt + rj.x, ti, to, h, b));
   Expr mxv = mx(ti, to, h, b);
-  Expr mxs = select(mxv == ninf, 0.0f, mxv);
+  Expr mxs = select(mxv == masked, 0.0f, mxv);
   Expr sj = s(j, ti, to, h, b);
-  e(j, ti, to, h, b) = select(sj == ninf, 0.0f, exp(sj - mxs));
+  e(j, ti, to, h, b) = select(sj == masked, 0.0f, exp(sj - mxs));
   RDom rs = keys("rs");
   sm(ti, to, h, b) = 0.0f;
   sm(ti, to, h, b) += e(rs.y * (int)jt + rs.x, ti, to, h, b);

@@ -122,6 +122,18 @@ void autoschedulePipeline(KernelBuilder &kb, Pipeline &pipeline) {
   };
   try {
     pipeline.auto_schedule(halideName(kb.opts.autoscheduler), kb.target, mp);
+    // Store every Func where it is computed. Adams2019 hoists some storage
+    // above the compute level (store_at an outer reduction loop, compute_at
+    // an inner one, tile loops between) for sliding-window reuse; Halide 14's
+    // sliding window then skips recomputation across the tile loop while
+    // storage folding keeps one slice, and reads stale values (wrong
+    // autoscheduled attention results on SSE4.1, AVX2 and AVX-512).
+    std::map<std::string, Internal::Function> funcs;
+    for (const Func &f : pipeline.outputs())
+      for (const auto &kv : Internal::find_transitive_calls(f.function()))
+        funcs.emplace(kv.first, kv.second);
+    for (auto &kv : funcs)
+      kv.second.schedule().store_level() = kv.second.schedule().compute_level();
   } catch (...) {
     restore();
     throw;
