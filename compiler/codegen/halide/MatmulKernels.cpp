@@ -23,15 +23,17 @@ constexpr int64_t kPackedAlign = 16;
 /// The register tile of a target: `vectors` f32 vectors wide (the B panel
 /// held in registers) by `rows` rows of A broadcast one at a time. The
 /// accumulators (vectors x rows), the B vectors and one broadcast must fit
-/// the register file: 3 x 8 (24 + 3 + 1 = 28 of 32 zmm) with AVX-512, 2 x 6
-/// (12 + 2 + 1 = 15 of 16 ymm/xmm) with AVX2 or SSE.
+/// the register file: 3 x 8 (24 + 3 + 1 = 28 of 32 zmm) with AVX-512, 3 x 4
+/// (12 + 3 + 1 = 16 of 16 ymm/xmm) with AVX2 or SSE. (2 x 6, also 12
+/// accumulators, measured 70-82% of the AVX2 peak on two threads at BERT
+/// shapes against 84-92% for 3 x 4; BENCHMARKS.md.)
 struct RegisterTile {
   int64_t vectors, rows;
 };
 RegisterTile registerTile(int registers) {
   if (registers >= 32)
     return {3, 8};
-  return {2, 6};
+  return {3, 4};
 }
 
 /// The op's operands in a common form.
@@ -351,11 +353,11 @@ bool lowerMatmul(KernelBuilder &kb) {
   // The defaults follow the target (registerTile: vector width and register
   // count). Named parameters (kb.param; the tuner searches around them):
   //  tile_m              rows of the register tile (default: registerTile,
-  //                      8 with 32 vector registers, 6 with 16). tile_m x
+  //                      8 with 32 vector registers, 4 with 16). tile_m x
   //                      vectors accumulators + vectors B loads + 1 broadcast
   //                      should fit the register file.
   //  panel_vectors       tile width in vectors (1..8; default: registerTile,
-  //                      3 with 32 registers, 2 with 16). A packed (constant)
+  //                      3). A packed (constant)
   //                      B uses the largest width <= this that divides its
   //                      panel (kPackedPanel).
   //  k_unroll            unroll factor of the reduction loop (1, 2, 4;
