@@ -41,21 +41,11 @@ static Target hostTarget() {
   if (t.arch != Target::X86)
     return t;
   unsigned isa = kiln::target::hostIsa();
-  auto drop = [&](std::initializer_list<Target::Feature> fs) {
-    for (Target::Feature f : fs)
-      if (t.has_feature(f))
-        t = t.without_feature(f);
-  };
-  if (t.has_feature(Target::AVX512_SapphireRapids) &&
-      (!cpuHasAvx512Fp16() || !(isa & kiln::target::IsaAvx512Bf16)))
-    drop({Target::AVX512_SapphireRapids});
-  if (!(isa & kiln::target::IsaAvx512))
-    drop({Target::AVX512, Target::AVX512_KNL, Target::AVX512_Skylake,
-          Target::AVX512_Cannonlake, Target::AVX512_SapphireRapids});
-  if (!(isa & kiln::target::IsaAvx2))
-    drop({Target::AVX, Target::AVX2, Target::FMA, Target::FMA4, Target::F16C});
-  if (!(isa & kiln::target::IsaSse41))
-    drop({Target::SSE41});
+  if (t.has_feature(Target::AVX512_SapphireRapids) && !cpuHasAvx512Fp16())
+    t = t.without_feature(Target::AVX512_SapphireRapids);
+  kiln::target::restrictTo(t, isa);
+  if (!(isa & kiln::target::IsaAvx2) && t.has_feature(Target::FMA4))
+    t = t.without_feature(Target::FMA4);
   return t;
 }
 

@@ -5,6 +5,7 @@
 #define KILN_CODEGEN_HALIDE_LOWERING_H
 
 #include "kiln/Codegen/HalidePipeline.h"
+#include "kiln/Codegen/Target.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Operation.h"
@@ -92,12 +93,7 @@ public:
   int lanes(Halide::Type t) const { return target.natural_vector_size(t); }
   /// Architectural vector registers of the target (32 with AVX-512, else 16).
   int vectorRegisters() const {
-    using T = Halide::Target;
-    for (T::Feature f : {T::AVX512, T::AVX512_Skylake, T::AVX512_Cannonlake,
-                         T::AVX512_SapphireRapids, T::AVX512_KNL})
-      if (target.has_feature(f))
-        return 32;
-    return 16;
+    return kiln::target::isaOf(target) & kiln::target::IsaAvx512 ? 32 : 16;
   }
 
   /// Result types.

@@ -179,15 +179,12 @@ std::string writeHeader(const Program &prog, const GlueOptions &opts) {
         "*/\n";
   os << "const char *" << n << "_last_error(const " << n << "_model *model);\n";
   os << "int " << n << "_num_threads(const " << n << "_model *model);\n";
+  std::vector<std::string> targets;
+  for (const auto &v : opts.variants)
+    targets.push_back(v.first);
   os << "/* The target whose kernels the instance runs: the best of the "
         "library's\n * targets ("
-     <<
-      [&] {
-        std::string list;
-        for (const auto &v : opts.variants)
-          list += (list.empty() ? "" : ", ") + v.first;
-        return list;
-      }()
+     << llvm::join(targets, ", ")
      << ") this CPU supports, capped by $KILN_MAX_CPU_ISA\n"
         " * (x86-64, avx2, avx512, avx512-bf16). Create fails with "
         "KILN_ERROR_UNSUPPORTED\n * when the CPU runs none of them. */\n";

@@ -153,10 +153,6 @@ mlir::LogicalResult compileKernels(Program &prog,
         misses.push_back({(unsigned)i, (unsigned)ti});
       k.variants.push_back(std::move(v));
     }
-    k.function = k.variants.front().function;
-    k.objectPath = k.variants.front().objectPath;
-    k.cacheHit = llvm::all_of(
-        k.variants, [](const Kernel::Variant &v) { return v.cacheHit; });
   }
   std::atomic<size_t> next{0};
   std::atomic<bool> ok{true};
@@ -227,11 +223,6 @@ mlir::LogicalResult compileKernels(Program &prog,
   worker();
   for (std::thread &t : pool)
     t.join();
-  for (Kernel &k : prog.kernels) {
-    k.seconds = 0;
-    for (const Kernel::Variant &v : k.variants)
-      k.seconds += v.seconds;
-  }
   return mlir::success(ok.load());
 }
 

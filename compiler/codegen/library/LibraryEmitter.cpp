@@ -192,7 +192,7 @@ void writeReportJson(const LibraryReport &r, const Program &prog,
   llvm::json::Array steps;
   for (const Step &s : prog.steps)
     steps.push_back(llvm::json::Object{
-        {"name", s.name}, {"function", prog.kernels[s.kernel].function}});
+        {"name", s.name}, {"function", prog.kernels[s.kernel].function()}});
   llvm::json::Object o{{"name", r.name},
                        {"library", r.libraryPath},
                        {"header", r.headerPath},
@@ -389,15 +389,15 @@ llvm::FailureOr<LibraryReport> emitLibrary(mlir::ModuleOp module,
   for (const Kernel &k : prog->kernels) {
     KernelReport kr;
     kr.key = k.key;
-    kr.function = k.function;
+    kr.function = k.function();
     kr.op = k.op->getName().getStringRef().str();
     kr.backend = k.backend == Backend::LLVM ? "llvm" : "halide";
     kr.uses = k.uses;
-    kr.cacheHit = k.cacheHit;
-    kr.compileSeconds = k.seconds;
+    kr.cacheHit = k.cacheHit();
+    kr.compileSeconds = k.seconds();
     kr.schedule = k.schedule;
     kr.flops = kernelFlops(k.op);
-    (k.cacheHit ? report.cacheHits : report.cacheMisses)++;
+    (kr.cacheHit ? report.cacheHits : report.cacheMisses)++;
     report.kernels.push_back(std::move(kr));
   }
   report.totalSeconds = since(start);

@@ -8,6 +8,7 @@
 #include "kiln/Codegen/Library.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/STLExtras.h"
 
 #include <string>
 #include <vector>
@@ -68,10 +69,18 @@ struct Kernel {
     double seconds = 0;
   };
   std::vector<Variant> variants;
-  // Variant 0's (the best target's), for reports.
-  std::string function, objectPath;
-  bool cacheHit = false;
-  double seconds = 0;
+  /// For reports, once compiled: variant 0's (the best target's) symbol,
+  /// whether every variant came from the cache, and their compile time.
+  const std::string &function() const { return variants.front().function; }
+  bool cacheHit() const {
+    return llvm::all_of(variants, [](const Variant &v) { return v.cacheHit; });
+  }
+  double seconds() const {
+    double s = 0;
+    for (const Variant &v : variants)
+      s += v.seconds;
+    return s;
+  }
 };
 
 struct WeightBlob {

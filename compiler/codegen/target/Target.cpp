@@ -89,23 +89,38 @@ std::string isaName(unsigned isa) {
   return best;
 }
 
-unsigned isaOfHalideTarget(llvm::StringRef halideTarget) {
-  using HT = Halide::Target;
-  HT t(halideTarget.str());
-  unsigned isa = 0;
-  if (t.arch != HT::X86)
+namespace {
+/// The Halide features of each ISA level (Isa bit i <-> kFeatures[i]).
+using HF = Halide::Target::Feature;
+const std::vector<HF> kFeatures[] = {
+    {Halide::Target::SSE41},
+    {Halide::Target::AVX, Halide::Target::AVX2, Halide::Target::FMA,
+     Halide::Target::F16C},
+    {Halide::Target::AVX512, Halide::Target::AVX512_Skylake,
+     Halide::Target::AVX512_Cannonlake, Halide::Target::AVX512_KNL},
+    {Halide::Target::AVX512_SapphireRapids}};
+} // namespace
+
+unsigned isaOf(const Halide::Target &t) {
+  if (t.arch != Halide::Target::X86)
     return 0;
-  if (t.has_feature(HT::SSE41))
-    isa |= IsaSse41;
-  if (t.has_feature(HT::AVX2) || t.has_feature(HT::FMA) ||
-      t.has_feature(HT::F16C) || t.has_feature(HT::AVX))
-    isa |= IsaSse41 | IsaAvx2;
-  if (t.has_feature(HT::AVX512) || t.has_feature(HT::AVX512_Skylake) ||
-      t.has_feature(HT::AVX512_Cannonlake) || t.has_feature(HT::AVX512_KNL))
-    isa |= IsaSse41 | IsaAvx2 | IsaAvx512;
-  if (t.has_feature(HT::AVX512_SapphireRapids))
-    isa |= IsaSse41 | IsaAvx2 | IsaAvx512 | IsaAvx512Bf16;
+  unsigned isa = 0;
+  for (unsigned level = 0; level < std::size(kFeatures); ++level)
+    if (llvm::any_of(kFeatures[level], [&](HF f) { return t.has_feature(f); }))
+      isa |= (2u << level) - 1; // this level and every one below
   return isa;
+}
+
+unsigned isaOfHalideTarget(llvm::StringRef halideTarget) {
+  return isaOf(Halide::Target(halideTarget.str()));
+}
+
+void restrictTo(Halide::Target &t, unsigned isa) {
+  for (unsigned level = 0; level < std::size(kFeatures); ++level)
+    if (!(isa & (1u << level)))
+      for (HF f : kFeatures[level])
+        if (t.has_feature(f))
+          t = t.without_feature(f);
 }
 
 llvm::FailureOr<TargetInfo> lookup(llvm::StringRef name, std::string *error) {

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace Halide {
+struct Target;
+} // namespace Halide
+
 namespace kiln::target {
 
 /// Instruction-set levels (the runtime's KILN_ISA_* bits; cumulative).
@@ -41,8 +45,11 @@ const std::vector<TargetInfo> &namedTargets();
 unsigned hostIsa();
 /// The best named target within `isa` ("x86-64-avx2"); "none" if none.
 std::string isaName(unsigned isa);
-/// KILN_ISA_* bits that a Halide target string's features need.
+/// KILN_ISA_* bits that a Halide target's features need.
+unsigned isaOf(const Halide::Target &t);
 unsigned isaOfHalideTarget(llvm::StringRef halideTarget);
+/// Drops from `t` every feature of the ISA levels not in `isa`.
+void restrictTo(Halide::Target &t, unsigned isa);
 
 /// One target: "host" (this machine's detected features), a named target, or
 /// a Halide target string (e.g. "host-profile", "x86-64-linux-avx2-fma").
